@@ -1,0 +1,178 @@
+"""The FastAPI application: routers, error envelope, middleware, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from gito import __version__
+from gito.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gito.api.ratelimit import RateLimits
+from gito.api.schemas import ERROR_RESPONSES, JSON
+from gito.audit.routes import router as audit_router
+from gito.auth.routes import router as auth_router
+from gito.config import Settings, get_settings
+from gito.db.engine import db_ping, dispose_engine, init_engine
+from gito.devices.routes import router as devices_router
+from gito.errors import GitoError, RateLimited
+from gito.sites.routes import router as sites_router
+from gito.tenants.routes import router as tenants_router
+from gito.users.routes import router as users_router
+
+log = structlog.get_logger("gito.api")
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "NOT_AUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSON:
+    return JSON(
+        {"success": False, "error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Input echoes are dropped: they may be huge or binary, and the location says enough.
+    return [
+        {
+            "loc": [str(p) for p in err.get("loc", ())],
+            "msg": str(err.get("msg")),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GitoError)
+    async def gito_error(_: Request, exc: GitoError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> Response:
+        return error_response(
+            422, "VALIDATION_ERROR", "request is invalid", _validation_details(exc)
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        return error_response(
+            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", error=type(exc).__name__)
+        return error_response(500, "INTERNAL_ERROR", "internal server error")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set (gito up provides an embedded one)")
+        init_engine(settings.database_url, pool_size=settings.db_pool_size)
+        try:
+            yield
+        finally:
+            await dispose_engine()
+
+    app = FastAPI(
+        title="Gito IoT Platform",
+        version=__version__,
+        description="Multi-tenant IoT platform API. Every response uses the envelope "
+        "`{success, data, meta?}` or `{success: false, error: {code, message, details}}`.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        openapi_url="/api/openapi.json",
+        default_response_class=JSON,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.rate_limits = RateLimits(settings)
+    install_error_handlers(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (
+        auth_router,
+        tenants_router,
+        users_router,
+        sites_router,
+        devices_router,
+        audit_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+
+    @app.get("/api/health", operation_id="health", tags=["health"])
+    async def health() -> Response:
+        """Liveness and database check: 200 when the database answers, 503 otherwise."""
+        try:
+            database = await db_ping()
+        except Exception as exc:
+            log.warning("health check failed", error=str(exc))
+            return JSON(
+                {
+                    "success": False,
+                    "error": {
+                        "code": "DATABASE_UNAVAILABLE",
+                        "message": "database unreachable",
+                        "details": None,
+                    },
+                },
+                status_code=503,
+            )
+        return JSON(
+            {
+                "success": True,
+                "data": {"status": "healthy", "version": __version__, "database": database},
+            }
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_import_bytes=settings.max_import_bytes,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Device-Token"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,80 @@
+"""The response envelopes of DESIGN §4 and shared request-model settings."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import orjson
+from fastapi import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class StrictModel(BaseModel):
+    """Request bodies: unknown fields are an error, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ORMModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+
+class PageMeta(BaseModel):
+    page: int
+    per_page: int
+    total: int
+
+
+class Envelope(BaseModel, Generic[T]):
+    success: bool = True
+    data: T
+
+
+class PageEnvelope(BaseModel, Generic[T]):
+    success: bool = True
+    data: list[T]
+    meta: PageMeta
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["DEVICE_NOT_FOUND"])
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    success: bool = False
+    error: ErrorBody
+
+
+class JSON(Response):
+    """orjson-rendered response. Routes build their envelope once and return it as this, so
+    FastAPI does not validate the same data a second time against `response_model` (which
+    stays on the route for the OpenAPI schema)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def ok(data: Any, *, status_code: int = 200) -> JSON:
+    return JSON({"success": True, "data": data}, status_code=status_code)
+
+
+def page(data: list[Any], *, page: int, per_page: int, total: int) -> JSON:
+    return JSON(
+        {
+            "success": True,
+            "data": data,
+            "meta": {"page": page, "per_page": per_page, "total": total},
+        }
+    )
+
+
+# Documented on every route so the OpenAPI spec names the error envelope.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope} for code in (400, 401, 403, 404, 409, 413, 422, 429)
+}

@@ -1,0 +1,164 @@
+"""`gito`: one console script, one sub-command per role (DESIGN §1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from gito.auth.permissions import Role
+from gito.config import Settings, get_settings
+from gito.logging import configure_logging
+
+app = typer.Typer(help="Gito IoT platform.", no_args_is_help=True, add_completion=False)
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="GITO_DATA_DIR", help="Where embedded services keep data."),
+]
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    settings = get_settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"gito_data_dir": data_dir.expanduser()})
+    configure_logging(settings.log_level)
+    return settings
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[Settings]:
+    """Yield settings with a database URL: `DATABASE_URL`, or an embedded PostgreSQL kept in
+    the data dir for as long as the block runs."""
+    if settings.database_url:
+        yield settings
+        return
+    from gito.embedded.postgres import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(settings.gito_data_dir)
+    console.print(f"[dim]starting embedded PostgreSQL in {embedded.pgdata}[/dim]")
+    url = embedded.start()
+    try:
+        yield settings.model_copy(update={"database_url": url})
+    finally:
+        embedded.stop()
+
+
+def _migrate(settings: Settings) -> None:
+    from gito.db import migrations
+
+    assert settings.database_url
+    migrations.upgrade(settings.database_url)
+
+
+async def _bootstrap(settings: Settings) -> None:
+    from gito.bootstrap import ensure_first_admin
+    from gito.db.engine import dispose_engine, init_engine
+
+    assert settings.database_url
+    init_engine(settings.database_url, pool_size=1)
+    try:
+        created = await ensure_first_admin(settings.gito_admin_email, settings.gito_admin_password)
+    finally:
+        await dispose_engine()
+    if created and created.generated:
+        console.print(
+            Panel(
+                f"e-mail:   {created.email}\npassword: {created.password}\n\n"
+                "Shown only now. Set GITO_ADMIN_EMAIL / GITO_ADMIN_PASSWORD to choose them.",
+                title="Gito super-admin created",
+            )
+        )
+    elif created:
+        console.print(f"super-admin {created.email} created in tenant Default")
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port (API, docs, dashboard).")] = 8000,
+) -> None:
+    """Start the whole platform. Without DATABASE_URL an embedded PostgreSQL is used."""
+    settings = _settings(data_dir)
+    with _database(settings) as settings:
+        _migrate(settings)
+        asyncio.run(_bootstrap(settings))
+        from gito.api.app import create_app
+
+        console.print(f"Gito is up: http://{host}:{port}/api/docs  (Ctrl-C stops)")
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run only the API (DATABASE_URL required; migrations must have been applied)."""
+    settings = _settings()
+    if not settings.database_url:
+        raise typer.BadParameter("DATABASE_URL is not set")
+    uvicorn.run(
+        "gito.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply database migrations (to DATABASE_URL, else to the embedded database)."""
+    settings = _settings(data_dir)
+    with _database(settings) as settings:
+        _migrate(settings)
+    console.print("migrations applied")
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    tenant: Annotated[str, typer.Option(help="Tenant name; created when missing.")] = "Default",
+    role: Annotated[Role, typer.Option(case_sensitive=False)] = Role.SUPER_ADMIN,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user (by default a SUPER_ADMIN) from the command line."""
+    from gito.bootstrap import create_admin as create
+    from gito.db.engine import dispose_engine, init_engine
+
+    if len(password) < 8:
+        raise typer.BadParameter("password must have at least 8 characters")
+    settings = _settings(data_dir)
+
+    async def run(url: str) -> None:
+        init_engine(url, pool_size=1)
+        try:
+            await create(email, password, tenant, role)
+        finally:
+            await dispose_engine()
+
+    with _database(settings) as settings:
+        _migrate(settings)
+        assert settings.database_url
+        asyncio.run(run(settings.database_url))
+    console.print(f"{role.value} {email} created in tenant {tenant}")
+
+
+if __name__ == "__main__":
+    app()

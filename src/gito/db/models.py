@@ -1,0 +1,213 @@
+"""Every ORM table of Gito. Tables are created only by Alembic migrations (they add RLS)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, uuid.UUID: UUID(as_uuid=True)}
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+def _tenant_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    is_active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    # NULL means the platform default (`RATE_LIMIT_PER_MINUTE`).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    retention_days: Mapped[int] = mapped_column(Integer, default=365, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # Login is by e-mail alone, so an e-mail names one user on the whole platform.
+        Index("uq_users_email", text("lower(email)"), unique=True),
+        CheckConstraint(
+            "role IN ('SUPER_ADMIN','TENANT_ADMIN','SITE_ADMIN','CLIENT','VIEWER')",
+            name="ck_users_role",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    __table_args__ = (Index("uq_sites_tenant_name", "tenant_id", "name", unique=True),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class UserSite(Base):
+    """Sites a SITE_ADMIN or CLIENT user may see."""
+
+    __tablename__ = "user_sites"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (
+        Index(
+            "uq_devices_tenant_dev_eui",
+            "tenant_id",
+            "dev_eui",
+            unique=True,
+            postgresql_where=text("dev_eui IS NOT NULL"),
+        ),
+        Index("ix_devices_tenant_name", "tenant_id", "name"),
+        Index("ix_devices_tenant_created", "tenant_id", "created_at"),
+        Index("ix_devices_tenant_site", "tenant_id", "site_id"),
+        Index("ix_devices_tenant_status", "tenant_id", "status"),
+        CheckConstraint("status IN ('online','offline','idle','error')", name="ck_devices_status"),
+        CheckConstraint("dev_eui ~ '^[0-9a-f]{16}$'", name="ck_devices_dev_eui"),
+        CheckConstraint(
+            "battery_level IS NULL OR (battery_level >= 0 AND battery_level <= 100)",
+            name="ck_devices_battery",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    device_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    # Stored lower-case; the API accepts either case.
+    dev_eui: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="offline")
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    battery_level: Mapped[float | None] = mapped_column(Float)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict
+    )
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=list)
+    expected_interval_s: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class DeviceCredential(Base):
+    """A device's secret token, stored as SHA-256 (the token itself has 256 bits of entropy,
+    so a slow password hash adds nothing but MQTT-auth latency)."""
+
+    __tablename__ = "device_credentials"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    token_hint: Mapped[str] = mapped_column(String(12), nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    # Every token issued by rotation from one login shares a family; reuse revokes it whole.
+    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class AuditLog(Base):
+    """Append-only: the app role may INSERT and SELECT, never UPDATE or DELETE.
+
+    No foreign key to `tenants`: the history of a deleted tenant is kept."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_tenant_created", "tenant_id", "created_at"),
+        Index("ix_audit_log_entity", "tenant_id", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_email: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created_at()
