@@ -62,6 +62,13 @@ class Factory:
         t.admin = await self.user(t, admin_role)
         return t
 
+    async def bare_tenant(self, **fields: Any) -> uuid.UUID:
+        """A tenant without users: cheaper than `tenant` (no password hashing)."""
+        name = fields.pop("name", None) or f"bare-{uuid.uuid4().hex[:10]}"
+        async with unscoped_transaction() as session:
+            await enable_platform_scope(session)
+            return (await tenants.create(session, name=name, **fields)).id
+
     async def user(
         self,
         tenant: TenantFixture,

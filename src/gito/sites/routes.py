@@ -93,6 +93,8 @@ async def update_site(site_id: uuid.UUID, body: SiteUpdate, scope: TenantScope) 
         entity_id=site.id,
         changes=audit.diff(before, fields),
     )
+    # The flush expired the database-set `updated_at`; load it before rendering.
+    await scope.session.refresh(site)
     return ok(_out(site))
 
 

@@ -36,6 +36,8 @@ async def update(session: AsyncSession, tenant: Tenant, fields: dict[str, Any]) 
     for key, value in fields.items():
         setattr(tenant, key, value)
     await _flush_unique_name(session)
+    # The flush expired the database-set `updated_at`; load it now, not lazily in a response.
+    await session.refresh(tenant)
 
 
 async def delete(session: AsyncSession, tenant: Tenant) -> None:
