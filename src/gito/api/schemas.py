@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 import orjson
-from fastapi import Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
@@ -49,12 +49,12 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-class JSON(Response):
+class JSON(JSONResponse):
     """orjson-rendered response. Routes build their envelope once and return it as this, so
     FastAPI does not validate the same data a second time against `response_model` (which
-    stays on the route for the OpenAPI schema)."""
-
-    media_type = "application/json"
+    stays on the route for the OpenAPI schema). It subclasses `JSONResponse` because FastAPI
+    documents a route's `response_model` only for JSON response classes; a plain `Response`
+    made every success body `{"type": "string"}` in the OpenAPI document."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
