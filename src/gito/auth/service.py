@@ -118,7 +118,9 @@ async def rotate(
         )
     stored.used_at = now
     user = await session.get(User, stored.user_id)
-    if user is None or not user.is_active:
+    tenant = await session.get(Tenant, stored.tenant_id)
+    # Login refuses inactive users and tenants; a refresh must not be a way around that.
+    if user is None or not user.is_active or tenant is None or not tenant.is_active:
         raise Unauthorized("user is unknown or inactive", code="INVALID_REFRESH_TOKEN")
     tokens = await issue_tokens(session, settings, user, family_id=stored.family_id)
     return user, tokens
