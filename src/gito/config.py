@@ -37,6 +37,24 @@ class Settings(BaseSettings):
     mqtt_broker_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    # --- broker auth (gito.broker) ---
+    # Interface the embedded broker (no MQTT_BROKER_HOST) listens on; loopback by default so a
+    # demo install is not reachable from the network until someone decides it should be.
+    mqtt_embedded_bind_host: str = "127.0.0.1"
+    # How long a verified device credential is trusted without asking the database again. It is
+    # the revocation bound of the embedded broker: a rotated or deleted device is refused on
+    # connect, and an open connection of it is closed, at most this many seconds later.
+    mqtt_auth_cache_ttl_s: float = Field(default=30.0, gt=0, le=3600)
+    # Bounds the credential cache's memory (an entry is ~200 bytes); the oldest entry goes first.
+    mqtt_auth_cache_size: int = Field(default=10_000, ge=1)
+    # The external broker (MQTT_BROKER_HOST) is Mosquitto 2 with the dynamic-security plugin:
+    # Gito then provisions a client + role per device on create / rotate / delete.
+    mqtt_dynsec_enabled: bool = False
+    # The dynsec admin client (created by `mosquitto_ctrl dynsec init`, deploy/mosquitto/).
+    mqtt_dynsec_username: str | None = None
+    mqtt_dynsec_password: str | None = None
+    # A dynsec command batch not answered within this many seconds fails the API request (503).
+    mqtt_dynsec_timeout_s: float = Field(default=5.0, gt=0, le=120)
 
     chirpstack_api_url: str | None = None
     chirpstack_api_key: str | None = None
@@ -61,6 +79,30 @@ class Settings(BaseSettings):
     gito_admin_email: str | None = None
     gito_admin_password: str | None = None
     audit_retention_days: int = Field(default=365, ge=1)
+
+    # --- telemetry processor (gito.processor) ---
+    # Client id of the processor's persistent MQTT session: a restarted processor with the
+    # same id gets every message the broker queued or had not seen acknowledged.
+    processor_client_id: str | None = None
+    # Shared-subscription group ($share/<group>/...): processors in one group split the load.
+    # Empty: plain subscriptions (a broker without shared subscriptions, one processor).
+    processor_shared_group: str = "gito"
+    # A batch is written when it holds this many messages or its first message waited
+    # `processor_batch_wait_ms`; larger batches amortise the per-transaction round trips.
+    processor_batch_size: int = Field(default=2000, ge=1, le=100_000)
+    processor_batch_wait_ms: int = Field(default=50, ge=1, le=10_000)
+    # QoS 1 messages the broker may have in flight to one processor (MQTT 5 Receive
+    # Maximum). Acknowledgements wait for the commit, so this bounds the processor's memory
+    # and is the back-pressure when the database is slow.
+    processor_receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
+    # Publish telemetry/device_status events for live dashboards (NOTIFY or Redis).
+    processor_live_events: bool = True
+    # Port of the standalone processor's Prometheus /metrics (0: off).
+    processor_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # Days of telemetry partitions created ahead; dead letters kept this many days.
+    telemetry_partitions_ahead_days: int = Field(default=7, ge=1, le=90)
+    dead_letter_retention_days: int = Field(default=7, ge=1, le=365)
+    dead_letter_max_rows: int = Field(default=100_000, ge=100)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,0 +1,228 @@
+"""Batches messages into one transaction each and resolves every message's future only
+after its batch committed — the MQTT acknowledgement waits on that future."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+
+from gito.events.bus import notify_in_transaction
+from gito.processor import metrics
+from gito.telemetry.payloads import Reason
+from gito.telemetry.writer import (
+    Accepted,
+    BatchResult,
+    DeviceDirectory,
+    PartitionCache,
+    Rejected,
+    write_batch,
+)
+
+log = structlog.get_logger("gito.processor")
+
+# Errors after which the same batch is simply tried again: the database or the network is
+# down or busy, not the data. Anything else is treated as a poison message and isolated.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,
+    asyncpg.QueryCanceledError,
+)
+MAX_BACKOFF_S = 5.0
+
+
+@dataclass(slots=True)
+class _Entry:
+    item: Accepted | Rejected
+    future: asyncio.Future[None]
+    arrived: float
+
+
+Publisher = Callable[[BatchResult], Awaitable[None]]
+
+
+class Batcher:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        max_messages: int,
+        max_wait_s: float,
+        notify: bool,
+        publish: Publisher | None = None,
+        transport: str = "mqtt",
+    ) -> None:
+        self.pool = pool
+        self.max_messages = max_messages
+        self.max_wait_s = max_wait_s
+        self.notify = notify
+        self.publish = publish
+        self.transport = transport
+        self.directory = DeviceDirectory()
+        self.partitions = PartitionCache()
+        self._pending: list[_Entry] = []
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._closing = False
+
+    async def submit(self, item: Accepted | Rejected) -> None:
+        """Returns once `item` is committed (stored or dead-lettered); raises if the batcher
+        shut down first, in which case the message must not be acknowledged."""
+        if self._closing:
+            raise RuntimeError("processor is shutting down")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Entry(item, future, time.monotonic()))
+        metrics.PENDING.inc()
+        self._arrived.set()
+        if len(self._pending) >= self.max_messages:
+            self._full.set()
+        await future
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def run(self) -> None:
+        """Write batches until `drain` was called and nothing is left."""
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            wait = self._pending[0].arrived + self.max_wait_s - time.monotonic()
+            if wait > 0 and len(self._pending) < self.max_messages and not self._closing:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), wait)
+            batch = self._pending[: self.max_messages]
+            del self._pending[: self.max_messages]
+            try:
+                await self._write(batch)
+            except Exception:
+                # Not acknowledged: the broker redelivers these after the next reconnect.
+                log.exception("batch could not be written; messages left unacknowledged")
+                for entry in batch:
+                    if not entry.future.done():
+                        entry.future.set_exception(RuntimeError("batch failed"))
+                await asyncio.sleep(1)
+
+    async def drain(self) -> None:
+        """Stop taking messages; `run` returns after writing what is pending."""
+        self._closing = True
+        self._arrived.set()
+        self._full.set()
+
+    def abort(self, reason: str) -> None:
+        """Fail every pending message (not acknowledged: the broker redelivers them)."""
+        for entry in self._pending:
+            if not entry.future.done():
+                entry.future.set_exception(RuntimeError(reason))
+        metrics.PENDING.dec(len(self._pending))
+        self._pending.clear()
+
+    async def _write(self, batch: list[_Entry]) -> None:
+        started = time.perf_counter()
+        result = await self._write_with_retry(batch)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.PENDING.dec(len(batch))
+        for entry in batch:
+            if not entry.future.done():
+                entry.future.set_result(None)
+        if result is None:
+            return
+        metrics.MESSAGES_STORED.labels(self.transport).inc(result.stored_messages)
+        metrics.ROWS_STORED.inc(result.stored_rows)
+        if result.rejected:
+            tally = Tally(r.reason.value for r in result.rejected)
+            for reason, count in tally.items():
+                metrics.MESSAGES_REJECTED.labels(reason).inc(count)
+            log.warning(
+                "messages rejected", counts=dict(tally), example=result.rejected[0].detail[:200]
+            )
+        if self.publish is not None and result.events:
+            try:
+                await self.publish(result)
+            except Exception as exc:  # live events are best effort; storage already committed
+                log.warning("live event publish failed", error=str(exc))
+
+    async def _write_with_retry(self, batch: list[_Entry]) -> BatchResult | None:
+        accepted = [e.item for e in batch if isinstance(e.item, Accepted)]
+        rejected = [e.item for e in batch if isinstance(e.item, Rejected)]
+        backoff = 0.1
+        isolate = False
+        while True:
+            try:
+                if isolate:
+                    return await self._isolate(accepted, rejected)
+                return await self._transaction(accepted, rejected)
+            except TRANSIENT_ERRORS as exc:
+                metrics.BATCH_RETRIES.inc()
+                log.warning(
+                    "batch write failed; retrying",
+                    error=repr(exc),
+                    retry_in_s=backoff,
+                    messages=len(batch),
+                )
+            except asyncpg.CheckViolationError as exc:
+                # A partition this process believed in was dropped (retention): re-create.
+                metrics.BATCH_RETRIES.inc()
+                self.partitions.days.clear()
+                log.warning("partition missing; re-creating", error=str(exc))
+            except Exception:
+                if isolate:
+                    raise
+                log.exception("batch write failed on its data; isolating", messages=len(batch))
+                isolate = True
+                continue
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _transaction(self, accepted: list[Accepted], rejected: list[Rejected]) -> BatchResult:
+        async with self.pool.acquire() as conn, conn.transaction():
+            result = await write_batch(conn, accepted, rejected, self.directory, self.partitions)
+            if self.notify and result.events:
+                await notify_in_transaction(conn, result.events)
+            return result
+
+    async def _isolate(self, accepted: list[Accepted], rejected: list[Rejected]) -> BatchResult:
+        """Write messages one by one; a message that still fails alone is dead-lettered, so
+        one bad message can neither block nor lose the others."""
+        total = BatchResult()
+        for item in accepted:
+            try:
+                part = await self._transaction([item], [])
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:
+                poison = Rejected(
+                    item.tenant_id,
+                    item.device_id,
+                    item.topic,
+                    Reason.STORAGE_ERROR,
+                    repr(exc),
+                    item.payload,
+                )
+                part = await self._transaction([], [poison])
+            total.stored_rows += part.stored_rows
+            total.stored_messages += part.stored_messages
+            total.rejected.extend(part.rejected)
+            total.events.extend(part.events)
+        if rejected:
+            total.rejected.extend((await self._transaction([], rejected)).rejected)
+        return total

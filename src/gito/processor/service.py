@@ -1,0 +1,218 @@
+"""The telemetry processor: MQTT in, batched PostgreSQL writes, acknowledgements after commit.
+
+Delivery guarantee: QoS 1 with a persistent session (fixed client id, clean_start off) and
+MQTT 5 manual acknowledgement — the PUBACK of a message is sent only when the transaction
+holding it committed. A crash before that leaves the message unacknowledged, and the broker
+redelivers it to the restarted processor; the idempotent write absorbs the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from gmqtt import Client
+from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50
+
+from gito.config import Settings
+from gito.db.rawpool import create_app_pool
+from gito.events.bus import RedisPublisher
+from gito.processor import metrics
+from gito.processor.batcher import Batcher
+from gito.processor.topics import Kind, parse_topic, subscriptions
+from gito.telemetry.maintenance import run_maintenance
+from gito.telemetry.payloads import PayloadError, Reason, parse
+from gito.telemetry.writer import Accepted, BatchResult, Rejected
+
+log = structlog.get_logger("gito.processor")
+
+# Session kept by the broker while the processor is away (a deploy, a crash): 7 days of
+# queued messages rather than losing them. Bounded by the broker's own queue limits.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+MAINTENANCE_INTERVAL_S = 600.0
+# MQTT 5 PUBACK reason code "Success".
+PUBACK_SUCCESS = 0
+
+
+def default_client_id() -> str:
+    return f"gito-processor-{socket.gethostname()}"
+
+
+@dataclass
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+class Processor:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, broker: BrokerAddress) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.broker = broker
+        self.redis = RedisPublisher(settings.redis_url) if settings.redis_url else None
+        self.batcher = Batcher(
+            pool,
+            max_messages=settings.processor_batch_size,
+            max_wait_s=settings.processor_batch_wait_ms / 1000,
+            # Without Redis, events travel as NOTIFY inside the batch transaction.
+            notify=settings.processor_live_events and self.redis is None,
+            publish=self._publish if (settings.processor_live_events and self.redis) else None,
+        )
+        self.client = Client(
+            settings.processor_client_id or default_client_id(),
+            clean_session=False,
+            optimistic_acknowledgement=False,
+            session_expiry_interval=SESSION_EXPIRY_S,
+            receive_maximum=settings.processor_receive_maximum,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+        self.client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 2})
+        if broker.username:
+            self.client.set_auth_credentials(broker.username, broker.password)
+        self.connected = asyncio.Event()
+
+    async def _publish(self, result: BatchResult) -> None:
+        assert self.redis is not None
+        await self.redis.publish(result.events)
+
+    def _on_connect(self, client: Client, flags: int, rc: int, properties: Any) -> None:
+        filters = subscriptions(self.settings.processor_shared_group or None)
+        for topic in filters:
+            client.subscribe(topic, qos=1)
+        self.connected.set()
+        log.info(
+            "processor connected",
+            broker=f"{self.broker.host}:{self.broker.port}",
+            subscriptions=filters,
+        )
+
+    def _on_disconnect(self, client: Client, packet: Any, exc: Exception | None = None) -> None:
+        self.connected.clear()
+        log.warning(
+            "processor disconnected from broker; reconnecting", error=str(exc) if exc else None
+        )
+
+    async def _on_message(
+        self, client: Client, topic: str, payload: bytes, qos: int, properties: dict[str, Any]
+    ) -> int:
+        metrics.MESSAGES_RECEIVED.labels("mqtt").inc()
+        await self.batcher.submit(
+            self.classify(topic, payload, redelivered=bool(properties.get("dup")))
+        )
+        return PUBACK_SUCCESS
+
+    def classify(
+        self, topic: str, payload: bytes, *, redelivered: bool = False
+    ) -> Accepted | Rejected:
+        parsed = parse_topic(topic)
+        if parsed is None:
+            return Rejected(None, None, topic, Reason.INVALID_TOPIC, "not a device topic", payload)
+        if parsed.kind is Kind.COMMAND_RESPONSE:
+            # Device commands (issue 4) consume these; until then they are counted and kept
+            # as dead letters so nothing a device sent vanishes silently.
+            metrics.COMMAND_RESPONSES.inc()
+            return Rejected(
+                parsed.tenant_id,
+                parsed.device_id,
+                topic,
+                Reason.INVALID_TOPIC,
+                "command responses are not handled yet",
+                payload,
+            )
+        try:
+            readings = parse(payload)
+        except PayloadError as exc:
+            return Rejected(
+                parsed.tenant_id, parsed.device_id, topic, exc.reason, exc.detail, payload
+            )
+        return Accepted(
+            parsed.tenant_id,
+            parsed.device_id,
+            readings,
+            datetime.now(UTC),
+            topic,
+            payload,
+            redelivered,
+        )
+
+    async def maintenance_loop(self) -> None:
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    await run_maintenance(
+                        conn,
+                        ahead_days=self.settings.telemetry_partitions_ahead_days,
+                        dead_letter_retention_days=self.settings.dead_letter_retention_days,
+                        dead_letter_max_rows=self.settings.dead_letter_max_rows,
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("telemetry maintenance failed", error=repr(exc))
+            await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        writer = asyncio.create_task(self.batcher.run(), name="gito-batch-writer")
+        maintenance = asyncio.create_task(self.maintenance_loop(), name="gito-maintenance")
+        await self._connect_with_retry(stop)
+        await stop.wait()
+        log.info("processor stopping: writing pending messages", pending=self.batcher.pending)
+        await self.batcher.drain()
+        try:
+            await asyncio.wait_for(writer, timeout=30)
+        except TimeoutError:
+            self.batcher.abort("shutdown timeout")
+        maintenance.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await maintenance
+        # Give gmqtt a moment to flush the PUBACKs of the last batch before disconnecting.
+        await asyncio.sleep(0.1)
+        with contextlib.suppress(Exception):
+            await self.client.disconnect()
+        if self.redis is not None:
+            await self.redis.close()
+
+    async def _connect_with_retry(self, stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await self.client.connect(
+                    self.broker.host, self.broker.port, version=MQTTv50, keepalive=30
+                )
+                return
+            except Exception as exc:
+                log.warning("broker unreachable; retrying", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+
+async def run_processor(settings: Settings, broker: BrokerAddress, stop: asyncio.Event) -> None:
+    assert settings.database_url
+    pool = await _pool_with_retry(settings.database_url, stop)
+    try:
+        await Processor(settings, pool, broker).run(stop)
+    finally:
+        await pool.close()
+
+
+async def _pool_with_retry(url: str, stop: asyncio.Event) -> asyncpg.Pool:
+    delay = 0.5
+    while True:
+        try:
+            return await create_app_pool(url, max_size=4)
+        except (OSError, asyncpg.PostgresError) as exc:
+            if stop.is_set():
+                raise
+            log.warning("database unreachable; retrying", error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
