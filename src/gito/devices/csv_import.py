@@ -18,6 +18,8 @@ from gito.errors import InvalidInput
 
 REQUIRED_COLUMNS = ("name", "device_type")
 OPTIONAL_COLUMNS = ("dev_eui", "site_id", "tags", "expected_interval_s", "metadata")
+# Row number → what is wrong with it.
+RowErrors = dict[int, list[str]]
 
 
 def _row_to_fields(row: dict[str, str]) -> dict[str, Any]:
@@ -38,8 +40,10 @@ def _describe(exc: ValidationError) -> list[str]:
     ]
 
 
-def parse(raw: bytes, *, max_rows: int) -> list[tuple[int, DeviceCreate]]:
-    """Rows numbered as a spreadsheet shows them (the header is row 1)."""
+def parse(raw: bytes, *, max_rows: int) -> tuple[list[tuple[int, DeviceCreate]], RowErrors]:
+    """Valid rows and the errors of the others, each by its row number as a spreadsheet shows
+    it (the header is row 1). File-level problems raise at once; row errors are returned so
+    that the caller reports them together with its cross-row and database checks."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -63,31 +67,37 @@ def parse(raw: bytes, *, max_rows: int) -> list[tuple[int, DeviceCreate]]:
     reader.fieldnames = header
 
     parsed: list[tuple[int, DeviceCreate]] = []
-    errors: list[dict[str, Any]] = []
+    errors: RowErrors = {}
+    # Records, not physical lines: a quoted value may span lines (`reader.line_num` counts
+    # lines), and a spreadsheet shows one row per record.
+    number = 1
     try:
         for row in reader:
-            number = reader.line_num
-            if len(parsed) + len(errors) >= max_rows:
+            number += 1
+            if number - 1 > max_rows:
                 raise InvalidInput(f"CSV has more than {max_rows} rows", code="CSV_TOO_MANY_ROWS")
             if None in row:
-                errors.append({"row": number, "errors": ["more values than columns"]})
+                errors[number] = ["more values than columns"]
                 continue
             try:
                 parsed.append((number, DeviceCreate.model_validate(_row_to_fields(row))))
             except ValidationError as exc:
-                errors.append({"row": number, "errors": _describe(exc)})
+                errors[number] = _describe(exc)
             except ValueError as exc:
-                errors.append({"row": number, "errors": [str(exc)]})
+                errors[number] = [str(exc)]
     except csv.Error as exc:
         raise InvalidInput(
-            f"CSV unreadable at row {reader.line_num}: {exc}", code="CSV_INVALID"
+            f"CSV unreadable at row {number + 1}: {exc}", code="CSV_INVALID"
         ) from exc
     if not parsed and not errors:
         raise InvalidInput("CSV has no data rows", code="CSV_EMPTY")
-    if errors:
-        raise InvalidInput(
-            f"{len(errors)} row(s) are invalid; nothing was imported",
-            code="IMPORT_INVALID",
-            details={"rows": errors},
-        )
-    return parsed
+    return parsed, errors
+
+
+def invalid(errors: RowErrors) -> InvalidInput:
+    """The one answer for an import with invalid rows: every row with every problem."""
+    return InvalidInput(
+        f"{len(errors)} row(s) are invalid; nothing was imported",
+        code="IMPORT_INVALID",
+        details={"rows": [{"row": n, "errors": e} for n, e in sorted(errors.items())]},
+    )

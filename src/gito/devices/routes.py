@@ -102,8 +102,10 @@ async def create_device(body: DeviceCreate, scope: TenantScope) -> Any:
 )
 async def import_devices(request: Request, scope: TenantScope, settings: SettingsDep) -> Any:
     """Create many devices from CSV, all or nothing. A 422 lists every invalid row."""
-    rows = csv_import.parse(await request.body(), max_rows=settings.max_import_rows)
-    created = await service.import_devices(scope.session, scope.principal, scope.tenant_id, rows)
+    rows, row_errors = csv_import.parse(await request.body(), max_rows=settings.max_import_rows)
+    created = await service.import_devices(
+        scope.session, scope.principal, scope.tenant_id, rows, row_errors
+    )
     await audit.record(
         scope.session,
         scope.principal,

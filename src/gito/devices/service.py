@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gito.auth.principal import Principal
 from gito.auth.security import new_secret, secret_hash
 from gito.db.models import Device, DeviceCredential, Site
+from gito.devices import csv_import
 from gito.devices.schemas import DeviceSort, DeviceStatus
 from gito.errors import Conflict, InvalidInput, NotFound
 
@@ -153,9 +154,11 @@ async def import_devices(
     principal: Principal,
     tenant_id: uuid.UUID,
     rows: list[tuple[int, Any]],
+    row_errors: dict[int, list[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Insert validated CSV rows all-or-nothing; cross-row and database checks first."""
-    errors: dict[int, list[str]] = {}
+    """Insert validated CSV rows all-or-nothing; cross-row and database checks first, and
+    reported together with the rows that failed parsing (`row_errors`)."""
+    errors: dict[int, list[str]] = {n: list(e) for n, e in (row_errors or {}).items()}
     seen: dict[str, int] = {}
     for number, body in rows:
         if body.dev_eui:
@@ -181,11 +184,7 @@ async def import_devices(
         ):
             errors.setdefault(number, []).append("site_id: site not found")
     if errors:
-        raise InvalidInput(
-            f"{len(errors)} row(s) are invalid; nothing was imported",
-            code="IMPORT_INVALID",
-            details={"rows": [{"row": n, "errors": e} for n, e in sorted(errors.items())]},
-        )
+        raise csv_import.invalid(errors)
     created = []
     for number, body in rows:
         device, token = await create(session, tenant_id, body.model_dump())
