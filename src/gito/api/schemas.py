@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import orjson
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -15,6 +15,25 @@ class StrictModel(BaseModel):
     """Request bodies: unknown fields are an error, strings are trimmed."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchModel(StrictModel):
+    """PATCH bodies: an omitted field stays as it is. Fields default to None only to mark
+    them optional, so an explicit `null` is accepted just for the columns in `nullable`
+    (those that may be cleared); for any other field it is a 422, not a database error."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required(self) -> Self:
+        refused = sorted(
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) is None and name not in self.nullable
+        )
+        if refused:
+            raise ValueError(f"may not be null: {', '.join(refused)}")
+        return self
 
 
 class ORMModel(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from gito.api.schemas import ORMModel, StrictModel
+from gito.api.schemas import ORMModel, PatchModel, StrictModel
 from gito.api.validators import Metadata, Name
 
 DevEui = Annotated[
@@ -58,7 +58,9 @@ class DeviceCreate(StrictModel):
     expected_interval_s: ExpectedInterval | None = None
 
 
-class DeviceUpdate(StrictModel):
+class DeviceUpdate(PatchModel):
+    nullable = frozenset({"dev_eui", "site_id", "expected_interval_s"})
+
     name: Name | None = None
     device_type: DeviceType | None = None
     metadata: Metadata | None = None

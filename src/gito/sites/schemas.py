@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from gito.api.schemas import ORMModel, StrictModel
+from gito.api.schemas import ORMModel, PatchModel, StrictModel
 from gito.api.validators import Metadata, Name, ShortText
 
 
@@ -18,7 +18,9 @@ class SiteCreate(StrictModel):
     metadata: Metadata = Field(default_factory=dict)
 
 
-class SiteUpdate(StrictModel):
+class SiteUpdate(PatchModel):
+    nullable = frozenset({"description", "latitude", "longitude"})
+
     name: Name | None = None
     description: ShortText | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)

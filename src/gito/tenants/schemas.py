@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from gito.api.schemas import ORMModel, StrictModel
+from gito.api.schemas import ORMModel, PatchModel, StrictModel
 from gito.api.validators import Name
 
 
@@ -15,7 +15,9 @@ class TenantCreate(StrictModel):
     retention_days: int = Field(default=365, ge=1, le=36_500)
 
 
-class TenantUpdate(StrictModel):
+class TenantUpdate(PatchModel):
+    nullable = frozenset({"rate_limit_per_minute"})
+
     name: Name | None = None
     is_active: bool | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
-from gito.api.schemas import ORMModel, StrictModel
+from gito.api.schemas import ORMModel, PatchModel, StrictModel
 from gito.auth.permissions import Role
 
 # NIST SP 800-63B: at least 8 characters, allow long passphrases; argon2 bounds the cost.
@@ -23,7 +23,9 @@ class UserCreate(StrictModel):
     )
 
 
-class UserUpdate(StrictModel):
+class UserUpdate(PatchModel):
+    nullable = frozenset({"full_name"})
+
     password: Password | None = Field(default=None, min_length=8, max_length=128)
     role: Role | None = None
     full_name: str | None = Field(default=None, max_length=200)
