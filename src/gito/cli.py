@@ -160,5 +160,58 @@ def create_admin(
     console.print(f"{role.value} {email} created in tenant {tenant}")
 
 
+@bench_app.command("api")
+def bench_api(
+    devices: Annotated[int, typer.Option(min=1, help="Devices in the bench tenant.")] = 10_000,
+    rate: Annotated[float, typer.Option(min=0.1, help="Target requests per second.")] = 200,
+    duration: Annotated[float, typer.Option(min=1, help="Measured seconds.")] = 30,
+    warmup: Annotated[float, typer.Option(min=0, help="Unmeasured seconds first.")] = 5,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes.")] = 1,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Load an already running API instead (needs --token, --tenant-id)."),
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="Access token, with --url.")] = None,
+    tenant_id: Annotated[str | None, typer.Option(help="Tenant id, with --url.")] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(help="Record the API with py-spy to this file (.json: speedscope)."),
+    ] = None,
+) -> None:
+    """p50/p99 latency of GET /api/v1/tenants/{t}/devices?per_page=50 at a fixed request
+    rate, sent open-loop by a separate load process.
+
+    Without --url: seeds a tenant with --devices devices into a scratch database (created on
+    DATABASE_URL's server and dropped afterwards; an embedded PostgreSQL when unset), starts
+    `gito api` on a free port and measures it."""
+    from gito.bench import api as bench
+
+    configure_logging("WARNING")
+    if url:
+        if not (token and tenant_id):
+            raise typer.BadParameter("--url needs --token and --tenant-id")
+        target = f"{url.rstrip('/')}/api/v1/tenants/{tenant_id}/devices?per_page=50"
+        load, cpu = bench.run_load(
+            target, token=token, rate=rate, duration_s=duration, warmup_s=warmup
+        )
+        console.print(bench.render_external(load, cpu, target))
+        return
+    settings = get_settings()
+    where = "an embedded PostgreSQL" if not settings.database_url else "DATABASE_URL's server"
+    console.print(f"[dim]seeding {devices:,} devices into a scratch database on {where}…[/dim]")
+    with bench.scratch_database(settings.database_url) as database_url:
+        result = bench.measure(
+            database_url,
+            devices=devices,
+            rate=rate,
+            duration_s=duration,
+            warmup_s=warmup,
+            workers=workers,
+            settings=settings,
+            profile_path=profile,
+        )
+    Console().print(bench.render(result))
+
+
 if __name__ == "__main__":
     app()
