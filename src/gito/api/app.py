@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from gito import __version__
+from gito.api.dashboard import mount_dashboard
 from gito.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gito.api.ratelimit import RateLimits
 from gito.api.schemas import ERROR_RESPONSES, JSON
@@ -175,4 +176,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware)
+    # Keep last: the dashboard's mount at `/` would shadow any route added after it.
+    mount_dashboard(app)
     return app
