@@ -9,8 +9,6 @@ import random
 import re
 import uuid
 
-import httpx
-
 from gito.bench import loadgen, seed
 from gito.bench.api import measure, render
 from gito.config import Settings
@@ -39,31 +37,58 @@ async def test_bench_api_smoke(database_url: str, settings: Settings) -> None:
     assert render(result).row_count >= 15
 
 
-async def test_generator_in_process_counts_every_status(
-    app: object, factory: object, settings: Settings
-) -> None:
-    """The generator records non-200 answers as errors (here: a token of no user → 401)."""
-    from gito.auth.security import issue_access_token
+async def test_generator_counts_statuses_timeouts_and_reconnects() -> None:
+    """Against a small real HTTP server that answers 200, 503, closes connections and
+    sometimes never answers: every request is accounted for, exactly once."""
+    received = 0
 
-    token, _ = issue_access_token(
-        settings, user_id=uuid.uuid4(), tenant_id=uuid.uuid4(), role="TENANT_ADMIN"
-    )
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal received
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                received += 1
+                n = received
+                if n % 10 == 3:
+                    await reader.read()  # never answer; wait until the client gives up
+                    return
+                status = 503 if n % 5 == 0 else 200
+                close = n % 7 == 0
+                body = b'{"success": true}'
+                writer.write(
+                    b"HTTP/1.1 %d X\r\ncontent-length: %d\r\n%s\r\n%s"
+                    % (status, len(body), b"connection: close\r\n" if close else b"", body)
+                )
+                await writer.drain()
+                if close:
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     lines: list[str] = []
-    report = await loadgen.generate(
-        loadgen.LoadOptions(
-            url=f"http://testserver/api/v1/tenants/{uuid.uuid4()}/devices",
-            rate=50,
-            duration_s=0.4,
-            warmup_s=0.1,
-            headers={"Authorization": f"Bearer {token}"},
-        ),
-        emit=lines.append,
-        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
-    )
+    try:
+        report = await loadgen.generate(
+            loadgen.LoadOptions(
+                url=f"http://127.0.0.1:{port}/api/v1/x?per_page=50",
+                rate=100,
+                duration_s=0.5,
+                warmup_s=0,
+                headers={"Authorization": "Bearer t"},
+                timeout_s=0.25,
+            ),
+            emit=lines.append,
+        )
+    finally:
+        server.close()
     assert lines == ["measure-start", "measure-end"]
-    assert report.requests == 20
-    assert report.ok == 0 and report.errors == 20
-    assert report.outcomes == {"401": 20}
+    assert received == 50
+    assert report.outcomes == {"200": 35, "503": 10, "timeout": 5}
+    assert report.requests == 50 and report.ok == 35 and report.errors == 15
+    assert report.latency_ms["max"] >= 250  # the timed-out ones count at their deadline
     assert loadgen.LoadReport.from_json(report.to_json()) == report
 
 
