@@ -3,88 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50
 
+from gito.bench.mosquitto import PrivateMosquitto, mosquitto_binary, private_mosquitto
 from gito.config import Settings
 from gito.db.rawpool import create_app_pool
 from gito.processor.service import BrokerAddress, Processor
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Broker:
-    port: int
-    workdir: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            # Persistence on: the processor's session and queued messages survive a restart.
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            "autosave_interval 1\n"
-            # No broker-side caps on in-flight or queued QoS 1 messages: the processor's
-            # Receive Maximum is the flow control, and nothing may be dropped in tests.
-            "max_inflight_messages 0\n"
-            "max_queued_messages 0\n"
-            f"log_dest file {self.workdir}/mosquitto.log\n"
-        )
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)])
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), 0.2),
-            ):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-            self.process = None
+Broker = PrivateMosquitto
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    if not Path(MOSQUITTO).exists():
+def broker() -> Iterator[PrivateMosquitto]:
+    if mosquitto_binary() is None:
         pytest.skip("mosquitto binary not installed")
-    with tempfile.TemporaryDirectory(prefix="gito-mosquitto-") as workdir:
-        Path(workdir).chmod(0o777)  # mosquitto drops root privileges to its own user
-        b = Broker(free_port(), Path(workdir))
-        b.start()
-        try:
-            yield b
-        finally:
-            b.stop()
+    with private_mosquitto() as b:
+        yield b
 
 
 @pytest.fixture

@@ -48,9 +48,15 @@ async def test_flat_payload_is_stored_and_device_goes_online(
     assert device["battery_level"] == 87
     assert device["last_seen"] == rows[0]["ts"]
     latest = await _rows(
-        owner_dsn, "SELECT key FROM telemetry_latest WHERE device_id = $1", device_id
+        owner_dsn, "SELECT values FROM telemetry_latest WHERE device_id = $1", device_id
     )
-    assert {r["key"] for r in latest} == {"temperature", "humidity", "battery", "ok", "mode"}
+    assert {k: v[1] for k, v in orjson.loads(latest[0]["values"]).items()} == {
+        "temperature": 21.5,
+        "humidity": 40,
+        "battery": 87,
+        "ok": True,
+        "mode": "eco",
+    }
     await pub.disconnect()
 
 

@@ -1,5 +1,5 @@
-"""Batches messages into one transaction each and resolves every message's future only
-after its batch committed — the MQTT acknowledgement waits on that future."""
+"""Batches messages into one transaction each and acknowledges them only after their batch
+committed (at-least-once): `on_committed` receives the ack tokens of the committed batch."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -47,11 +48,12 @@ MAX_BACKOFF_S = 5.0
 @dataclass(slots=True)
 class _Entry:
     item: Accepted | Rejected
-    future: asyncio.Future[None]
+    token: Any
     arrived: float
 
 
 Publisher = Callable[[BatchResult], Awaitable[None]]
+Acknowledger = Callable[[list[Any]], object]
 
 
 class Batcher:
@@ -63,6 +65,7 @@ class Batcher:
         max_wait_s: float,
         notify: bool,
         publish: Publisher | None = None,
+        acknowledge: Acknowledger | None = None,
         transport: str = "mqtt",
     ) -> None:
         self.pool = pool
@@ -70,7 +73,9 @@ class Batcher:
         self.max_wait_s = max_wait_s
         self.notify = notify
         self.publish = publish
+        self.acknowledge = acknowledge
         self.transport = transport
+        self._stored = metrics.MESSAGES_STORED.labels(transport)
         self.directory = DeviceDirectory()
         self.partitions = PartitionCache()
         self._pending: list[_Entry] = []
@@ -78,18 +83,16 @@ class Batcher:
         self._full = asyncio.Event()
         self._closing = False
 
-    async def submit(self, item: Accepted | Rejected) -> None:
-        """Returns once `item` is committed (stored or dead-lettered); raises if the batcher
-        shut down first, in which case the message must not be acknowledged."""
+    def add(self, item: Accepted | Rejected, token: Any = None) -> None:
+        """Queue a message; its `token` is acknowledged once the batch holding it committed.
+        Never blocks: the broker's in-flight window (Receive Maximum) bounds the queue."""
         if self._closing:
-            raise RuntimeError("processor is shutting down")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Entry(item, future, time.monotonic()))
+            return  # not acknowledged: the broker redelivers it to the next session
+        self._pending.append(_Entry(item, token, time.monotonic()))
         metrics.PENDING.inc()
         self._arrived.set()
         if len(self._pending) >= self.max_messages:
             self._full.set()
-        await future
 
     @property
     def pending(self) -> int:
@@ -116,9 +119,6 @@ class Batcher:
             except Exception:
                 # Not acknowledged: the broker redelivers these after the next reconnect.
                 log.exception("batch could not be written; messages left unacknowledged")
-                for entry in batch:
-                    if not entry.future.done():
-                        entry.future.set_exception(RuntimeError("batch failed"))
                 await asyncio.sleep(1)
 
     async def drain(self) -> None:
@@ -127,33 +127,31 @@ class Batcher:
         self._arrived.set()
         self._full.set()
 
-    def abort(self, reason: str) -> None:
-        """Fail every pending message (not acknowledged: the broker redelivers them)."""
-        for entry in self._pending:
-            if not entry.future.done():
-                entry.future.set_exception(RuntimeError(reason))
+    def abort(self) -> None:
+        """Forget pending messages without acknowledging them (the broker redelivers)."""
         metrics.PENDING.dec(len(self._pending))
         self._pending.clear()
 
     async def _write(self, batch: list[_Entry]) -> None:
         started = time.perf_counter()
-        result = await self._write_with_retry(batch)
+        try:
+            result = await self._write_with_retry(batch)
+        finally:
+            metrics.PENDING.dec(len(batch))
+        if self.acknowledge is not None:
+            self.acknowledge([e.token for e in batch])
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
-        metrics.PENDING.dec(len(batch))
-        for entry in batch:
-            if not entry.future.done():
-                entry.future.set_result(None)
-        if result is None:
-            return
-        metrics.MESSAGES_STORED.labels(self.transport).inc(result.stored_messages)
+        self._stored.inc(result.stored_messages)
         metrics.ROWS_STORED.inc(result.stored_rows)
         if result.rejected:
             tally = Tally(r.reason.value for r in result.rejected)
             for reason, count in tally.items():
                 metrics.MESSAGES_REJECTED.labels(reason).inc(count)
             log.warning(
-                "messages rejected", counts=dict(tally), example=result.rejected[0].detail[:200]
+                "messages rejected",
+                counts=dict(tally),
+                example=result.rejected[0].detail[:200],
             )
         if self.publish is not None and result.events:
             try:
@@ -161,7 +159,7 @@ class Batcher:
             except Exception as exc:  # live events are best effort; storage already committed
                 log.warning("live event publish failed", error=str(exc))
 
-    async def _write_with_retry(self, batch: list[_Entry]) -> BatchResult | None:
+    async def _write_with_retry(self, batch: list[_Entry]) -> BatchResult:
         accepted = [e.item for e in batch if isinstance(e.item, Accepted)]
         rejected = [e.item for e in batch if isinstance(e.item, Rejected)]
         backoff = 0.1

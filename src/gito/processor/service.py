@@ -1,9 +1,11 @@
 """The telemetry processor: MQTT in, batched PostgreSQL writes, acknowledgements after commit.
 
 Delivery guarantee: QoS 1 with a persistent session (fixed client id, clean_start off) and
-MQTT 5 manual acknowledgement — the PUBACK of a message is sent only when the transaction
+acknowledgement after commit — the PUBACK of a message is sent only when the transaction
 holding it committed. A crash before that leaves the message unacknowledged, and the broker
-redelivers it to the restarted processor; the idempotent write absorbs the repeat.
+redelivers it to the restarted processor; the idempotent write absorbs the repeat. MQTT 5's
+Receive Maximum caps the unacknowledged messages in flight: that is the back-pressure when
+the database is slow, and the bound on the processor's memory.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from gito.db.rawpool import create_app_pool
 from gito.events.bus import RedisPublisher
 from gito.processor import metrics
 from gito.processor.batcher import Batcher
-from gito.processor.topics import Kind, parse_topic, subscriptions
+from gito.processor.mqtt import AckToken, BulkAckSubscriber
+from gito.processor.topics import DeviceTopic, Kind, parse_topic, subscriptions
 from gito.telemetry.maintenance import run_maintenance
 from gito.telemetry.payloads import PayloadError, Reason, parse
 from gito.telemetry.writer import Accepted, BatchResult, Rejected
@@ -36,8 +39,9 @@ log = structlog.get_logger("gito.processor")
 # queued messages rather than losing them. Bounded by the broker's own queue limits.
 SESSION_EXPIRY_S = 7 * 24 * 3600
 MAINTENANCE_INTERVAL_S = 600.0
-# MQTT 5 PUBACK reason code "Success".
-PUBACK_SUCCESS = 0
+# Distinct topics remembered parsed (one per device and kind); cleared when full.
+TOPIC_CACHE_SIZE = 200_000
+_MISSING = object()
 
 
 def default_client_id() -> str:
@@ -65,17 +69,20 @@ class Processor:
             # Without Redis, events travel as NOTIFY inside the batch transaction.
             notify=settings.processor_live_events and self.redis is None,
             publish=self._publish if (settings.processor_live_events and self.redis) else None,
+            acknowledge=self._acknowledge,
         )
         self.client = Client(
             settings.processor_client_id or default_client_id(),
             clean_session=False,
-            optimistic_acknowledgement=False,
             session_expiry_interval=SESSION_EXPIRY_S,
             receive_maximum=settings.processor_receive_maximum,
         )
+        self.subscriber = BulkAckSubscriber(self.client, self._on_publish)
         self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
+        self._received = metrics.MESSAGES_RECEIVED.labels("mqtt")
+        # topic string → parsed topic; devices publish on the same few topics over and over.
+        self._topics: dict[str, DeviceTopic | None] = {}
         self.client.set_config({"reconnect_retries": UNLIMITED_RECONNECTS, "reconnect_delay": 2})
         if broker.username:
             self.client.set_auth_credentials(broker.username, broker.password)
@@ -102,19 +109,27 @@ class Processor:
             "processor disconnected from broker; reconnecting", error=str(exc) if exc else None
         )
 
-    async def _on_message(
-        self, client: Client, topic: str, payload: bytes, qos: int, properties: dict[str, Any]
-    ) -> int:
-        metrics.MESSAGES_RECEIVED.labels("mqtt").inc()
-        await self.batcher.submit(
-            self.classify(topic, payload, redelivered=bool(properties.get("dup")))
-        )
-        return PUBACK_SUCCESS
+    def _on_publish(
+        self, topic: str, payload: bytes, redelivered: bool, token: AckToken | None
+    ) -> None:
+        self._received.inc()
+        self.batcher.add(self.classify(topic, payload, redelivered=redelivered), token)
+
+    def _acknowledge(self, tokens: list[AckToken | None]) -> None:
+        self.subscriber.ack(tokens)
+
+    def _topic(self, topic: str) -> DeviceTopic | None:
+        parsed = self._topics.get(topic, _MISSING)
+        if parsed is _MISSING:
+            if len(self._topics) >= TOPIC_CACHE_SIZE:
+                self._topics.clear()
+            parsed = self._topics[topic] = parse_topic(topic)
+        return parsed  # type: ignore[return-value]
 
     def classify(
         self, topic: str, payload: bytes, *, redelivered: bool = False
     ) -> Accepted | Rejected:
-        parsed = parse_topic(topic)
+        parsed = self._topic(topic)
         if parsed is None:
             return Rejected(None, None, topic, Reason.INVALID_TOPIC, "not a device topic", payload)
         if parsed.kind is Kind.COMMAND_RESPONSE:
@@ -171,7 +186,7 @@ class Processor:
         try:
             await asyncio.wait_for(writer, timeout=30)
         except TimeoutError:
-            self.batcher.abort("shutdown timeout")
+            self.batcher.abort()
         maintenance.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await maintenance

@@ -28,6 +28,10 @@ DEAD_LETTER_PAYLOAD_BYTES = 4096
 REDELIVERY_WINDOW = timedelta(minutes=10)
 
 
+# (device_id, ts, values) of one stored row, within one tenant.
+TenantRow = tuple[uuid.UUID, datetime, dict[str, Value]]
+
+
 @dataclass(slots=True)
 class Accepted:
     tenant_id: uuid.UUID
@@ -132,12 +136,13 @@ WHERE s.tenant_id = $1
 ON CONFLICT (device_id, ts) DO UPDATE SET values = telemetry.values || EXCLUDED.values
 """
 _LATEST = """
-INSERT INTO telemetry_latest (tenant_id, device_id, key, ts, value)
-SELECT $1, v.device_id, v.key, v.ts, v.value::jsonb
-FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::text[]) AS v(device_id, key, ts, value)
+INSERT INTO telemetry_latest (device_id, tenant_id, ts, values)
+SELECT v.device_id, $1, v.ts, v.values
+FROM unnest($2::uuid[], $3::timestamptz[], $4::jsonb[]) AS v(device_id, ts, values)
 JOIN devices d ON d.id = v.device_id
-ON CONFLICT (device_id, key) DO UPDATE SET ts = EXCLUDED.ts, value = EXCLUDED.value
-WHERE telemetry_latest.ts <= EXCLUDED.ts
+ON CONFLICT (device_id) DO UPDATE
+SET values = gito_merge_latest(telemetry_latest.values, EXCLUDED.values),
+    ts = greatest(telemetry_latest.ts, EXCLUDED.ts)
 """
 # Old status read in the FROM subquery (the pre-update snapshot) to emit status changes.
 _TOUCH_DEVICES = """
@@ -231,9 +236,7 @@ async def write_batch(
             columns=("tenant_id", "device_id", "ts", "values"),
         )
 
-    by_tenant: dict[uuid.UUID, list[tuple[uuid.UUID, datetime, dict[str, Value]]]] = defaultdict(
-        list
-    )
+    by_tenant: dict[uuid.UUID, list[TenantRow]] = defaultdict(list)
     for (tenant, device, ts), values in rows.items():
         by_tenant[tenant].append((device, ts, values))
 
@@ -244,40 +247,55 @@ async def write_batch(
         result.stored_messages += messages_by_tenant[tenant]
         await _upsert_latest(conn, tenant, tenant_rows)
         result.events.extend((tenant, e) for e in await _touch_devices(conn, tenant_rows))
-        result.events.extend(
-            (tenant, {"type": "telemetry", "device_id": str(d), "ts": ts.isoformat(), "values": v})
-            for d, ts, v in sorted(tenant_rows, key=lambda r: r[1])
-        )
+        result.events.extend((tenant, e) for e in _live_events(tenant_rows))
 
     await _dead_letter(conn, result.rejected)
     return result
 
 
+def epoch_us(ts: datetime) -> int:
+    return int(ts.timestamp() * 1_000_000)
+
+
 async def _upsert_latest(
-    conn: asyncpg.Connection,
-    tenant: uuid.UUID,
-    rows: list[tuple[uuid.UUID, datetime, dict[str, Value]]],
+    conn: asyncpg.Connection, tenant: uuid.UUID, rows: list[TenantRow]
 ) -> None:
-    latest: dict[tuple[uuid.UUID, str], tuple[datetime, Value]] = {}
+    """One row per device: each key's newest reading in this batch as [epoch µs, value]."""
+    latest: dict[uuid.UUID, tuple[datetime, dict[str, list[Any]]]] = {}
     for device, ts, values in rows:
+        newest, keys = latest.setdefault(device, (ts, {}))
+        stamp = epoch_us(ts)
         for key, value in values.items():
-            current = latest.get((device, key))
-            if current is None or current[0] <= ts:
-                latest[(device, key)] = (ts, value)
-    ordered = sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][1]))  # lock order
+            current = keys.get(key)
+            if current is None or current[0] <= stamp:
+                keys[key] = [stamp, value]
+        if ts > newest:
+            latest[device] = (ts, keys)
+    ordered = sorted(latest.items())  # one lock order for every processor: no deadlocks
     await conn.execute(
         _LATEST,
         tenant,
-        [k[0] for k, _ in ordered],
-        [k[1] for k, _ in ordered],
-        [v[0] for _, v in ordered],
-        [orjson.dumps(v[1]).decode() for _, v in ordered],
+        [device for device, _ in ordered],
+        [ts for _, (ts, _) in ordered],
+        [orjson.dumps(keys).decode() for _, (_, keys) in ordered],
     )
 
 
-async def _touch_devices(
-    conn: asyncpg.Connection, rows: list[tuple[uuid.UUID, datetime, dict[str, Value]]]
-) -> list[dict[str, Any]]:
+def _live_events(rows: list[TenantRow]) -> list[dict[str, Any]]:
+    """The newest reading of each device in the batch: a dashboard cannot show more than one
+    point per device per batch interval, and a fast device must not flood the channel."""
+    newest: dict[uuid.UUID, tuple[datetime, dict[str, Value]]] = {}
+    for device, ts, values in rows:
+        current = newest.get(device)
+        if current is None or current[0] < ts:
+            newest[device] = (ts, values)
+    return [
+        {"type": "telemetry", "device_id": str(d), "ts": ts.isoformat(), "values": v}
+        for d, (ts, v) in newest.items()
+    ]
+
+
+async def _touch_devices(conn: asyncpg.Connection, rows: list[TenantRow]) -> list[dict[str, Any]]:
     newest: dict[uuid.UUID, tuple[datetime, float | None]] = {}
     for device, ts, values in rows:
         current = newest.get(device)

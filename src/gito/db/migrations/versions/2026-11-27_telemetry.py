@@ -35,14 +35,22 @@ def upgrade() -> None:
       USING (tenant_id = gito_current_tenant())
       WITH CHECK (tenant_id = gito_current_tenant());
 
+    -- Latest values for dashboards: one row per device (not per key) so a batch upserts one
+    -- row per device it touched. values = {"<key>": [<epoch µs>, <value>], ...}; a key is
+    -- replaced only by a reading at least as new (late, out-of-order data never wins).
     CREATE TABLE telemetry_latest (
+      device_id uuid PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
       tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-      device_id uuid NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
-      key varchar(128) NOT NULL,
       ts timestamptz NOT NULL,
-      value jsonb NOT NULL,
-      PRIMARY KEY (device_id, key)
+      values jsonb NOT NULL
     );
+    CREATE FUNCTION gito_merge_latest(old jsonb, new jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+      SELECT old || coalesce(jsonb_object_agg(n.key, n.value), '{}'::jsonb)
+      FROM jsonb_each(new) AS n
+      WHERE NOT old ? n.key OR (n.value->>0)::bigint >= (old->n.key->>0)::bigint
+    $$;
     ALTER TABLE telemetry_latest ENABLE ROW LEVEL SECURITY;
     ALTER TABLE telemetry_latest FORCE ROW LEVEL SECURITY;
     CREATE POLICY tenant_isolation ON telemetry_latest
@@ -136,6 +144,7 @@ def upgrade() -> None:
     GRANT EXECUTE ON FUNCTION gito_drop_telemetry_partition(date) TO gito_app;
 
     GRANT SELECT, INSERT, UPDATE, DELETE ON telemetry, telemetry_latest TO gito_app;
+    GRANT EXECUTE ON FUNCTION gito_merge_latest(jsonb, jsonb) TO gito_app;
     GRANT SELECT, INSERT, DELETE ON telemetry_dead_letters TO gito_app;
     GRANT USAGE ON SEQUENCE telemetry_dead_letters_id_seq TO gito_app;
     """)
@@ -146,6 +155,7 @@ def downgrade() -> None:
     DROP FUNCTION IF EXISTS gito_device_tenants(uuid[]);
     DROP POLICY IF EXISTS auth_lookup ON devices;
     DROP FUNCTION IF EXISTS gito_drop_telemetry_partition(date);
+    DROP FUNCTION IF EXISTS gito_merge_latest(jsonb, jsonb);
     DROP FUNCTION IF EXISTS gito_telemetry_partitions();
     DROP FUNCTION IF EXISTS gito_ensure_telemetry_partition(date);
     DROP TABLE IF EXISTS telemetry_dead_letters, telemetry_latest, telemetry CASCADE;
