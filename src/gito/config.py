@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     chirpstack_tenant_id: str | None = None
 
     rate_limit_per_minute: int = Field(default=60, ge=1)
+    # HTTP ingestion (`POST /api/v1/ingest`) per device; one a second sustained is plenty for
+    # a sensor, and a runaway device cannot starve the API.
+    ingest_rate_limit_per_device_per_minute: int = Field(default=600, ge=1)
     # Failed logins allowed per e-mail and per client IP within `login_window_s`.
     login_max_failures_per_email: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=30, ge=1)

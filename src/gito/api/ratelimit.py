@@ -49,6 +49,17 @@ class RateLimits:
                 "tenant request rate limit exceeded", retry_after=_retry_after(stats.reset_time)
             )
 
+    async def hit_device(self, device_id: str) -> None:
+        """HTTP ingestion is limited per device (a tenant's fleet is not one client)."""
+        item = RateLimitItemPerMinute(self.settings.ingest_rate_limit_per_device_per_minute)
+        if not await self.api.hit(item, "device", device_id):
+            stats = await self.api.get_window_stats(item, "device", device_id)
+            raise RateLimited(
+                "device ingest rate limit exceeded",
+                code="DEVICE_RATE_LIMITED",
+                retry_after=_retry_after(stats.reset_time),
+            )
+
     async def check_login(self, email: str, ip: str) -> None:
         for item, key in ((self.per_email, email.lower()), (self.per_ip, ip)):
             if not await self.logins.test(item, "login", key):

@@ -54,6 +54,7 @@ class _Entry:
 
 Publisher = Callable[[BatchResult], Awaitable[None]]
 Acknowledger = Callable[[list[Any]], object]
+FlowControl = Callable[[], None]
 
 
 class Batcher:
@@ -66,6 +67,9 @@ class Batcher:
         notify: bool,
         publish: Publisher | None = None,
         acknowledge: Acknowledger | None = None,
+        pause: FlowControl | None = None,
+        resume: FlowControl | None = None,
+        max_pending: int = 50_000,
         transport: str = "mqtt",
     ) -> None:
         self.pool = pool
@@ -74,6 +78,11 @@ class Batcher:
         self.notify = notify
         self.publish = publish
         self.acknowledge = acknowledge
+        self.pause = pause
+        self.resume = resume
+        # Above this many unwritten messages the source is paused until half are written.
+        self.max_pending = max_pending
+        self._paused = False
         self.transport = transport
         self._stored = metrics.MESSAGES_STORED.labels(transport)
         self.directory = DeviceDirectory()
@@ -93,6 +102,9 @@ class Batcher:
         self._arrived.set()
         if len(self._pending) >= self.max_messages:
             self._full.set()
+            if len(self._pending) >= self.max_pending and self.pause and not self._paused:
+                self._paused = True
+                self.pause()
 
     @property
     def pending(self) -> int:
@@ -114,6 +126,9 @@ class Batcher:
                     await asyncio.wait_for(self._full.wait(), wait)
             batch = self._pending[: self.max_messages]
             del self._pending[: self.max_messages]
+            if self._paused and len(self._pending) < self.max_pending // 2 and self.resume:
+                self._paused = False
+                self.resume()
             try:
                 await self._write(batch)
             except Exception:

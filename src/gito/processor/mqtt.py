@@ -18,7 +18,8 @@ from typing import Any
 
 from gmqtt import Client
 
-# MQTT 5 PUBACK, reason Success, no properties: fixed header 0x40, remaining length 2, mid.
+# PUBACK without reason code or properties (MQTT 3.1.1, and MQTT 5 "Success"): fixed
+# header 0x40, remaining length 2, packet id.
 _PUBACK = struct.Struct("!BBH")
 
 # (connection the message arrived on, packet id). A packet id is only meaningful on its own
@@ -45,6 +46,18 @@ class BulkAckSubscriber:
         self, client: Client, topic: str, payload: bytes, qos: int, properties: Any
     ) -> None:
         self.on_publish(topic, payload, False, None)
+
+    def pause(self) -> None:
+        """Stop reading from the broker (back-pressure where the protocol has none: MQTT
+        3.1.1 knows no Receive Maximum, so a slow database would otherwise fill memory)."""
+        transport = getattr(self._handler.current_connection, "_transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+
+    def resume(self) -> None:
+        transport = getattr(self._handler.current_connection, "_transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     def ack(self, tokens: Iterable[AckToken | None]) -> int:
         """Send the PUBACKs of committed messages; returns how many were sent."""

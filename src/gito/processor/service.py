@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import structlog
 from gmqtt import Client
-from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50
+from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50, MQTTv311
 
 from gito.config import Settings
 from gito.db.rawpool import create_app_pool
@@ -54,6 +54,10 @@ class BrokerAddress:
     port: int
     username: str | None
     password: str | None
+    # MQTT 5 (Mosquitto, EMQX, ...): Receive Maximum flow control and shared subscriptions.
+    # The embedded amqtt broker speaks 3.1.1 only and has no shared subscriptions.
+    mqtt5: bool = True
+    shared_subscriptions: bool = True
 
 
 class Processor:
@@ -70,6 +74,9 @@ class Processor:
             notify=settings.processor_live_events and self.redis is None,
             publish=self._publish if (settings.processor_live_events and self.redis) else None,
             acknowledge=self._acknowledge,
+            pause=lambda: self.subscriber.pause(),
+            resume=lambda: self.subscriber.resume(),
+            max_pending=settings.processor_receive_maximum,
         )
         self.client = Client(
             settings.processor_client_id or default_client_id(),
@@ -93,7 +100,8 @@ class Processor:
         await self.redis.publish(result.events)
 
     def _on_connect(self, client: Client, flags: int, rc: int, properties: Any) -> None:
-        filters = subscriptions(self.settings.processor_shared_group or None)
+        group = self.settings.processor_shared_group if self.broker.shared_subscriptions else ""
+        filters = subscriptions(group or None)
         for topic in filters:
             client.subscribe(topic, qos=1)
         self.connected.set()
@@ -202,7 +210,10 @@ class Processor:
         while not stop.is_set():
             try:
                 await self.client.connect(
-                    self.broker.host, self.broker.port, version=MQTTv50, keepalive=30
+                    self.broker.host,
+                    self.broker.port,
+                    version=MQTTv50 if self.broker.mqtt5 else MQTTv311,
+                    keepalive=30,
                 )
                 return
             except Exception as exc:

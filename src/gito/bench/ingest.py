@@ -1,0 +1,336 @@
+"""`gito bench ingest`: MQTT → processor → PostgreSQL, measured end to end.
+
+Every part is a real process: Mosquitto (a private one on a free port unless
+`MQTT_BROKER_HOST` is set), the processor (`gito processor` as a subprocess, so its peak RSS
+is its own), publisher processes (gmqtt, QoS 1) and PostgreSQL (a scratch database on
+`DATABASE_URL`'s server, or an embedded one). Each message is
+`{"ts": <publish time, µs>, "values": {"temperature", "humidity", "battery", "rssi", "seq"}}`.
+
+Figures:
+- sustained msg/s: messages / (last row committed - first publish);
+- publish→stored latency: the processor NOTIFYs live events inside each batch transaction,
+  so an event arrives when its row committed; latency = arrival - the `ts` the publisher
+  put in (the same clock, one machine);
+- lost = published - stored; duplicates = stored rows - distinct `seq`;
+- processor peak RSS (`VmHWM`), bytes of table + index per stored metric value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from gito.bench.api import scratch_database
+from gito.bench.loadgen import percentile
+from gito.bench.mosquitto import private_mosquitto
+from gito.config import Settings
+from gito.db import migrations
+from gito.db.rawpool import asyncpg_dsn
+from gito.events.bus import PG_CHANNEL
+
+METRICS_PER_MESSAGE = 4  # temperature, humidity, battery, rssi (+ seq, a bench marker)
+
+
+@dataclass
+class IngestResult:
+    messages: int
+    devices: int
+    publishers: int
+    rate_target: float | None
+    publish_seconds: float
+    stored_rows: int
+    distinct_seq: int
+    sustained_msg_s: float
+    latencies_ms: list[float]
+    processor_peak_rss_mb: float
+    processor_cpu_s: float
+    bytes_per_metric: float
+
+    @property
+    def lost(self) -> int:
+        return self.messages - self.distinct_seq
+
+    @property
+    def duplicates(self) -> int:
+        return self.stored_rows - self.distinct_seq
+
+
+def _publisher(
+    port: int,
+    tenant: str,
+    devices: list[str],
+    first_seq: int,
+    count: int,
+    rate: float | None,
+    ready: Any,
+    go: Any,
+) -> None:
+    """One publisher process: `count` messages round-robin over `devices`, QoS 1, waiting
+    for every PUBACK before it exits."""
+    from gmqtt import Client
+    from gmqtt.mqtt.constants import MQTTv50
+
+    async def main() -> None:
+        client = Client(f"bench-pub-{uuid.uuid4().hex[:8]}")
+        await client.connect("127.0.0.1", port, version=MQTTv50)
+        topics = [f"{tenant}/devices/{d}/telemetry" for d in devices]
+        ready.set()
+        go.wait()
+        started = time.perf_counter()
+        last_ts = 0.0
+        for i in range(count):
+            seq = first_seq + i
+            now = time.time()
+            # Strictly increasing per publisher: two messages of one device never share a ts.
+            last_ts = max(now, last_ts + 1e-6)
+            payload = orjson.dumps(
+                {
+                    "ts": datetime.fromtimestamp(last_ts, UTC).isoformat(),
+                    "values": {
+                        "temperature": 20 + (seq % 100) / 10,
+                        "humidity": 40 + (seq % 37),
+                        "battery": 100 - (seq % 50) / 10,
+                        "rssi": -60 - (seq % 30),
+                        "seq": seq,
+                    },
+                }
+            )
+            client.publish(topics[i % len(topics)], payload, qos=1)
+            if rate:
+                delay = started + (i + 1) / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif i % 200 == 0:
+                await asyncio.sleep(0)  # let PUBACKs in
+        # Every QoS 1 message acknowledged (gmqtt keeps unacknowledged ones in this storage).
+        while not client._persistent_storage.is_empty:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await client.disconnect()
+
+    asyncio.run(main())
+
+
+@contextlib.contextmanager
+def _processor(
+    settings: Settings, database_url: str, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MQTT_BROKER_HOST": "127.0.0.1",
+        "MQTT_BROKER_PORT": str(port),
+        "PROCESSOR_CLIENT_ID": f"gito-bench-{uuid.uuid4().hex[:8]}",
+        "PROCESSOR_SHARED_GROUP": f"bench{uuid.uuid4().hex[:6]}",
+        "PROCESSOR_METRICS_PORT": "0",
+        "PROCESSOR_BATCH_SIZE": str(settings.processor_batch_size),
+        "PROCESSOR_BATCH_WAIT_MS": str(settings.processor_batch_wait_ms),
+        "REDIS_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "gito.cli", "processor"], env=env)
+    profile = os.environ.get("GITO_BENCH_PROFILE")
+    if profile:  # where the processor's time goes: py-spy attached for the whole run
+        fmt = "speedscope" if profile.endswith(".json") else "flamegraph"
+        spy = ["py-spy", "record", "--pid", str(proc.pid), "--format", fmt, "-o", profile]
+        subprocess.Popen(spy)  # noqa: S603
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far (/proc/<pid>/stat, clock ticks)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _seed(dsn: str, devices: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    conn = await asyncpg.connect(dsn, server_settings={"role": "gito_app"})
+    try:
+        async with conn.transaction():
+            tenant = uuid.uuid4()
+            await conn.execute("SELECT set_config('app.platform', 'on', true)")
+            await conn.execute(
+                "INSERT INTO tenants (id, name) VALUES ($1, $2)",
+                tenant,
+                f"bench-ingest-{tenant.hex[:8]}",
+            )
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
+            ids = [uuid.uuid4() for _ in range(devices)]
+            await conn.executemany(
+                "INSERT INTO devices (id, tenant_id, name, device_type) "
+                "VALUES ($1, $2, $3, 'bench-sensor')",
+                [(d, tenant, f"bench-{i:05d}") for i, d in enumerate(ids)],
+            )
+        return tenant, ids
+    finally:
+        await conn.close()
+
+
+async def _measure(
+    settings: Settings,
+    database_url: str,
+    port: int,
+    messages: int,
+    devices: int,
+    publishers: int,
+    rate: float | None,
+) -> IngestResult:
+    owner = asyncpg_dsn(database_url)
+    tenant, device_ids = await _seed(owner, devices)
+    latencies: list[float] = []
+
+    def on_event(_c: Any, _pid: int, _channel: str, payload: str) -> None:
+        arrived = time.time()
+        message = orjson.loads(payload)
+        for event in message["e"]:
+            if event["type"] == "telemetry":
+                sent = datetime.fromisoformat(event["ts"]).timestamp()
+                latencies.append((arrived - sent) * 1000)
+
+    listener = await asyncpg.connect(owner)
+    await listener.add_listener(PG_CHANNEL, on_event)
+    watcher = await asyncpg.connect(owner)
+    with _processor(settings, database_url, port) as processor:
+        await asyncio.sleep(2.0)  # connected and subscribed
+        ctx = multiprocessing.get_context("spawn")
+        go = ctx.Event()
+        share = messages // publishers
+        procs, readies = [], []
+        for p in range(publishers):
+            ready = ctx.Event()
+            mine = [str(d) for d in device_ids[p::publishers]]
+            count = share if p < publishers - 1 else messages - share * (publishers - 1)
+            proc = ctx.Process(
+                target=_publisher,
+                args=(
+                    port,
+                    str(tenant),
+                    mine,
+                    p * share,
+                    count,
+                    rate / publishers if rate else None,
+                    ready,
+                    go,
+                ),
+            )
+            proc.start()
+            procs.append(proc)
+            readies.append(ready)
+        for ready in readies:
+            await asyncio.to_thread(ready.wait, 30)
+        cpu_before = _cpu_seconds(processor.pid)
+        started = time.time()
+        go.set()
+        for proc in procs:
+            await asyncio.to_thread(proc.join)
+        publish_seconds = time.time() - started
+        stored, stalled_since, last = 0, time.time(), -1
+        while stored < messages and time.time() - stalled_since < 30:
+            stored = await watcher.fetchval(
+                "SELECT count(*) FROM telemetry WHERE tenant_id = $1", tenant
+            )
+            if stored != last:
+                last, stalled_since, finished = stored, time.time(), time.time()
+            await asyncio.sleep(0.02)
+        peak_rss = _peak_rss_mb(processor.pid)
+        cpu_used = _cpu_seconds(processor.pid) - cpu_before
+    await asyncio.sleep(0.5)  # last NOTIFYs
+    distinct_seq = await watcher.fetchval(
+        "SELECT count(DISTINCT (values->>'seq')::bigint) FROM telemetry WHERE tenant_id = $1",
+        tenant,
+    )
+    total_rows = await watcher.fetchval("SELECT count(*) FROM telemetry")
+    size = await watcher.fetchval(
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'telemetry'::regclass"
+    )
+    await listener.close()
+    await watcher.close()
+    return IngestResult(
+        messages=messages,
+        devices=devices,
+        publishers=publishers,
+        rate_target=rate,
+        publish_seconds=publish_seconds,
+        stored_rows=stored,
+        distinct_seq=distinct_seq,
+        sustained_msg_s=stored / max(finished - started, 1e-9),
+        latencies_ms=sorted(latencies),
+        processor_peak_rss_mb=peak_rss,
+        processor_cpu_s=cpu_used,
+        bytes_per_metric=size / max(total_rows * METRICS_PER_MESSAGE, 1),
+    )
+
+
+def run_ingest(
+    settings: Settings, *, messages: int, devices: int, publishers: int, rate: float | None
+) -> IngestResult:
+    with scratch_database(settings.database_url) as database_url:
+        migrations.upgrade(database_url)
+        if settings.mqtt_broker_host:
+            return asyncio.run(
+                _measure(
+                    settings,
+                    database_url,
+                    settings.mqtt_broker_port,
+                    messages,
+                    devices,
+                    publishers,
+                    rate,
+                )
+            )
+        with private_mosquitto() as broker:
+            return asyncio.run(
+                _measure(settings, database_url, broker.port, messages, devices, publishers, rate)
+            )
+
+
+def render(result: IngestResult) -> str:
+    lat = result.latencies_ms
+    p50 = percentile(lat, 50) if lat else float("nan")
+    p99 = percentile(lat, 99) if lat else float("nan")
+    pace = f"paced at {result.rate_target:.0f} msg/s" if result.rate_target else "full speed"
+    offered = result.messages / max(result.publish_seconds, 1e-9)
+    lines = [
+        f"messages published      {result.messages} over {result.devices} devices by "
+        f"{result.publishers} publisher(s), QoS 1, {pace}",
+        f"publish duration        {result.publish_seconds:.2f} s ({offered:.0f} msg/s offered)",
+        f"sustained to storage    {result.sustained_msg_s:.0f} msg/s",
+        f"publish->stored latency p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(lat)} samples)",
+        f"lost                    {result.lost}",
+        f"duplicates              {result.duplicates}",
+        f"processor peak RSS      {result.processor_peak_rss_mb:.1f} MB",
+        f"processor CPU           {result.processor_cpu_s:.2f} s = "
+        f"{result.stored_rows / max(result.processor_cpu_s, 1e-9):.0f} msg per CPU-second",
+        f"storage                 {result.bytes_per_metric:.1f} bytes of table+index per metric",
+    ]
+    return "\n".join(lines)
