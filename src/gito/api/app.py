@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -90,6 +91,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", error=type(exc).__name__)
         return error_response(500, "INTERNAL_ERROR", "internal server error")
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        # SQLSTATE class 22 ("data exception") means PostgreSQL cannot store or compare a
+        # value as given (a NUL in a search string, say): the request's fault, so a 422.
+        # Every other database error is ours.
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if sqlstate.startswith("22"):
+            log.info("value refused by the database", sqlstate=sqlstate)
+            return error_response(
+                422, "INVALID_VALUE", "a value in the request cannot be stored or compared"
+            )
+        return await unexpected(request, exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

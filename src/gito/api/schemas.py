@@ -11,10 +11,35 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 T = TypeVar("T")
 
 
+def _has_nul(value: Any) -> bool:
+    # Iterative: a body may nest as deep as the JSON parser allows, deeper than recursion.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class StrictModel(BaseModel):
-    """Request bodies: unknown fields are an error, strings are trimmed."""
+    """Request bodies: unknown fields are an error, strings are trimmed, and no string
+    (nor any key or string nested in JSON fields) holds a NUL character: PostgreSQL cannot
+    store one in `text` or `jsonb`, so it would otherwise fail only at the database."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return data
 
 
 class PatchModel(StrictModel):

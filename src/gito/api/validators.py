@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import orjson
@@ -13,8 +14,30 @@ ShortText = Annotated[str, StringConstraints(max_length=2000)]
 MAX_METADATA_BYTES = 16 * 1024
 
 
+def _finite(value: Any) -> bool:
+    # Iterative: the JSON parser allows deeper nesting than recursion does.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+    # Python's JSON parser accepts NaN and Infinity, which `jsonb` does not.
+    if not _finite(value):
+        raise ValueError("metadata must not contain NaN or Infinity")
+    try:
+        size = len(orjson.dumps(value))
+    except orjson.JSONEncodeError as exc:
+        # Lone surrogates, integers beyond 64 bits, nesting deeper than 255 levels.
+        raise ValueError(f"metadata is not storable JSON: {exc}") from exc
+    if size > MAX_METADATA_BYTES:
         raise ValueError(f"metadata must serialise to at most {MAX_METADATA_BYTES} bytes")
     return value
 
