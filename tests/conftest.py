@@ -66,6 +66,20 @@ def database_url() -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheaper_password_hashing() -> Iterator[None]:
+    """argon2id at the production cost takes 0.1-0.2 s per hash on 2 cores, and the suite
+    creates hundreds of users. Same algorithm and code path, lower cost parameters."""
+    from argon2 import PasswordHasher
+
+    from gito.auth import security
+
+    original = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    security._hasher = original
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
