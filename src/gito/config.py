@@ -88,8 +88,12 @@ class Settings(BaseSettings):
     # same id gets every message the broker queued or had not seen acknowledged.
     processor_client_id: str | None = None
     # Shared-subscription group ($share/<group>/...): processors in one group split the load.
-    # Empty: plain subscriptions (a broker without shared subscriptions, one processor).
-    processor_shared_group: str = "gito"
+    # Empty (default): plain subscriptions, for one processor. Mosquitto 2.0 does not restore
+    # shared subscriptions from its persistence file after a restart (measured on 2.0.11):
+    # messages published before the processor re-subscribes are dropped. A plain
+    # subscription of a persistent session is restored, so nothing is lost. Set a group
+    # (e.g. `gito`) to scale out, on a broker that persists shared subscriptions.
+    processor_shared_group: str = ""
     # A batch is written when it holds this many messages or its first message waited
     # `processor_batch_wait_ms`; larger batches amortise the per-transaction round trips.
     processor_batch_size: int = Field(default=2000, ge=1, le=100_000)

@@ -34,9 +34,6 @@ def processor_settings(settings: Settings, broker: Broker) -> Settings:
             "mqtt_broker_host": "127.0.0.1",
             "mqtt_broker_port": broker.port,
             "processor_client_id": f"gito-test-processor-{uuid.uuid4().hex[:8]}",
-            # A group of its own: an earlier test's processor left a persistent session in
-            # its group, and the broker would queue part of our messages for that member.
-            "processor_shared_group": f"gito-{uuid.uuid4().hex[:8]}",
             "processor_batch_wait_ms": 20,
         }
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
 import orjson
 
-from gito.processor.service import Processor
+from gito.config import Settings
+from gito.db.rawpool import create_app_pool
+from gito.processor.service import BrokerAddress, Processor
 from tests.factories import Factory
 from tests.processor.conftest import Broker, publisher, wait_for
+from tests.processor.faults import publish_numbered
 
 
 async def _rows(owner_dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
@@ -95,3 +99,49 @@ async def test_unknown_device_is_rejected(
 
     assert (await wait_for(dead))[0]["reason"] == "unknown_device"
     await pub.disconnect()
+
+
+async def test_shared_subscription_splits_the_load(
+    broker: Broker, processor_settings: Settings, factory: Factory, owner_dsn: str
+) -> None:
+    """Two processors in one `$share` group: each stores part, together everything, once."""
+    tenant = await factory.tenant()
+    device_id, _ = await factory.device(tenant)
+    group = f"split{uuid.uuid4().hex[:6]}"
+    procs, stops, tasks, pools = [], [], [], []
+    for _ in range(2):
+        proc_settings = processor_settings.model_copy(
+            update={
+                "processor_client_id": f"gito-split-{uuid.uuid4().hex[:6]}",
+                "processor_shared_group": group,
+            }
+        )
+        pool = await create_app_pool(proc_settings.database_url or "")
+        proc = Processor(proc_settings, pool, BrokerAddress("127.0.0.1", broker.port, None, None))
+        stop = asyncio.Event()
+        tasks.append(asyncio.create_task(proc.run(stop)))
+        await asyncio.wait_for(proc.connected.wait(), 10)
+        procs.append(proc)
+        stops.append(stop)
+        pools.append(pool)
+    await asyncio.sleep(0.3)
+    try:
+        await publish_numbered(broker.port, f"{tenant.id}/devices/{device_id}/telemetry", 1000)
+
+        async def all_stored() -> bool:
+            rows = await _rows(
+                owner_dsn, "SELECT count(*) AS n FROM telemetry WHERE device_id = $1", device_id
+            )
+            return rows[0]["n"] == 1000
+
+        await wait_for(all_stored, timeout=30)
+        shares = [p.batcher.stored_messages for p in procs]
+        assert all(share > 0 for share in shares), shares
+        assert sum(shares) == 1000
+    finally:
+        for stop in stops:
+            stop.set()
+        for task in tasks:
+            await asyncio.wait_for(task, 30)
+        for pool in pools:
+            await pool.close()

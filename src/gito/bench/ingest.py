@@ -134,7 +134,6 @@ def _processor(
         "MQTT_BROKER_HOST": "127.0.0.1",
         "MQTT_BROKER_PORT": str(port),
         "PROCESSOR_CLIENT_ID": f"gito-bench-{uuid.uuid4().hex[:8]}",
-        "PROCESSOR_SHARED_GROUP": f"bench{uuid.uuid4().hex[:6]}",
         "PROCESSOR_METRICS_PORT": "0",
         "PROCESSOR_BATCH_SIZE": str(settings.processor_batch_size),
         "PROCESSOR_BATCH_WAIT_MS": str(settings.processor_batch_wait_ms),

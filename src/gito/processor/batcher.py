@@ -84,6 +84,8 @@ class Batcher:
         self.max_pending = max_pending
         self._paused = False
         self.transport = transport
+        # Messages this batcher stored since it started (the metrics are per process).
+        self.stored_messages = 0
         self._stored = metrics.MESSAGES_STORED.labels(transport)
         self.directory = DeviceDirectory()
         self.partitions = PartitionCache()
@@ -158,6 +160,7 @@ class Batcher:
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         self._stored.inc(result.stored_messages)
+        self.stored_messages += result.stored_messages
         metrics.ROWS_STORED.inc(result.stored_rows)
         if result.rejected:
             tally = Tally(r.reason.value for r in result.rejected)
