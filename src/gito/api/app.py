@@ -22,8 +22,9 @@ from gito.api.ratelimit import RateLimits
 from gito.api.schemas import ERROR_RESPONSES, JSON
 from gito.audit.routes import router as audit_router
 from gito.auth.routes import router as auth_router
+from gito.broker.provisioning import make_provisioner
 from gito.config import Settings, get_settings
-from gito.db.engine import db_ping, dispose_engine, init_engine
+from gito.db.engine import db_ping, dispose_engine, init_engine, sessionmaker
 from gito.devices.routes import router as devices_router
 from gito.errors import GitoError, RateLimited
 from gito.sites.routes import router as sites_router
@@ -114,9 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set (gito up provides an embedded one)")
         init_engine(settings.database_url, pool_size=settings.db_pool_size)
+        await app.state.provisioner.start(sessionmaker())  # dynsec: reconcile in background
         try:
             yield
         finally:
+            await app.state.provisioner.close()
             await dispose_engine()
 
     app = FastAPI(
@@ -133,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
+    # Broker credential provisioning for the device routes (gito.broker.provisioning).
+    app.state.provisioner = make_provisioner(settings)
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")

@@ -9,6 +9,7 @@ from gito.api.deps import SettingsDep, TenantScope, requires
 from gito.api.schemas import Envelope, PageEnvelope, ok, page
 from gito.audit import service as audit
 from gito.auth.permissions import Permission
+from gito.broker.provisioning import ProvisionerDep
 from gito.db.models import Device
 from gito.db.pagination import PageQuery, PerPageQuery, paginate
 from gito.devices import csv_import, service
@@ -69,7 +70,7 @@ async def list_devices(
     response_model=Envelope[DeviceWithToken],
     dependencies=[requires(Permission.DEVICES_WRITE)],
 )
-async def create_device(body: DeviceCreate, scope: TenantScope) -> Any:
+async def create_device(body: DeviceCreate, scope: TenantScope, provisioner: ProvisionerDep) -> Any:
     """Register a device. The response carries its token once; store it on the device."""
     await service.check_site(scope.session, scope.principal, body.site_id)
     device, token = await service.create(scope.session, scope.tenant_id, body.model_dump())
@@ -82,6 +83,7 @@ async def create_device(body: DeviceCreate, scope: TenantScope) -> Any:
         entity_id=device.id,
         changes=body.model_dump(),
     )
+    await provisioner.device_created(scope.tenant_id, device.id, token)  # broker hook
     return ok({**device_out(device), "token": token}, status_code=201)
 
 
@@ -100,7 +102,9 @@ async def create_device(body: DeviceCreate, scope: TenantScope) -> Any:
         }
     },
 )
-async def import_devices(request: Request, scope: TenantScope, settings: SettingsDep) -> Any:
+async def import_devices(
+    request: Request, scope: TenantScope, settings: SettingsDep, provisioner: ProvisionerDep
+) -> Any:
     """Create many devices from CSV, all or nothing. A 422 lists every invalid row."""
     rows, row_errors = csv_import.parse(await request.body(), max_rows=settings.max_import_rows)
     created = await service.import_devices(
@@ -115,6 +119,7 @@ async def import_devices(request: Request, scope: TenantScope, settings: Setting
         entity_id=None,
         changes={"count": len(created), "device_ids": [c["id"] for c in created]},
     )
+    await provisioner.devices_created(scope.tenant_id, [(c["id"], c["token"]) for c in created])
     return ok([{**c, "id": str(c["id"])} for c in created], status_code=201)
 
 
@@ -161,7 +166,9 @@ async def update_device(device_id: uuid.UUID, body: DeviceUpdate, scope: TenantS
     status_code=204,
     dependencies=[requires(Permission.DEVICES_WRITE)],
 )
-async def delete_device(device_id: uuid.UUID, scope: TenantScope) -> None:
+async def delete_device(
+    device_id: uuid.UUID, scope: TenantScope, provisioner: ProvisionerDep
+) -> None:
     device = await service.get_visible(scope.session, scope.principal, device_id)
     await scope.session.delete(device)
     await audit.record(
@@ -173,6 +180,7 @@ async def delete_device(device_id: uuid.UUID, scope: TenantScope) -> None:
         entity_id=device_id,
         changes={"name": device.name},
     )
+    await provisioner.device_deleted(scope.tenant_id, device_id)  # broker hook
 
 
 @router.post(
@@ -181,7 +189,9 @@ async def delete_device(device_id: uuid.UUID, scope: TenantScope) -> None:
     response_model=Envelope[DeviceToken],
     dependencies=[requires(Permission.DEVICE_CREDENTIALS)],
 )
-async def rotate_credentials(device_id: uuid.UUID, scope: TenantScope) -> Any:
+async def rotate_credentials(
+    device_id: uuid.UUID, scope: TenantScope, provisioner: ProvisionerDep
+) -> Any:
     """Issue a new device token; the previous one is invalid from this moment."""
     device = await service.get_visible(scope.session, scope.principal, device_id)
     token = await service.rotate_credentials(scope.session, device)
@@ -193,4 +203,5 @@ async def rotate_credentials(device_id: uuid.UUID, scope: TenantScope) -> Any:
         entity_type="device",
         entity_id=device.id,
     )
+    await provisioner.device_rotated(scope.tenant_id, device.id, token)  # broker hook
     return ok({"device_id": str(device.id), "token": token})
