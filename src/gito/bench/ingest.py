@@ -42,7 +42,8 @@ from gito.db import migrations
 from gito.db.rawpool import asyncpg_dsn
 from gito.events.bus import PG_CHANNEL
 
-METRICS_PER_MESSAGE = 4  # temperature, humidity, battery, rssi (+ seq, a bench marker)
+# temperature, humidity, battery, rssi and seq (the bench marker is a stored value too)
+METRICS_PER_MESSAGE = 5
 
 
 @dataclass

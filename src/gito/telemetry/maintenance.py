@@ -17,6 +17,8 @@ log = structlog.get_logger("gito.telemetry.maintenance")
 # Every maintenance run takes this transaction-level advisory lock; concurrent runs by
 # other processes skip instead of doing the same work twice.
 LOCK_KEY = "gito:telemetry-maintenance"
+# A day partition is compacted this many days after it began (yesterday's may still fill).
+COMPACT_AFTER_DAYS = 2
 
 
 @dataclass
@@ -24,6 +26,7 @@ class MaintenanceReport:
     skipped: bool = False
     partitions_created: list[str] = field(default_factory=list)
     partitions_dropped: list[date] = field(default_factory=list)
+    partitions_compacted: list[date] = field(default_factory=list)
     rows_trimmed: int = 0
     dead_letters_trimmed: int = 0
 
@@ -68,16 +71,24 @@ async def run_maintenance(
         report.dead_letters_trimmed += await _trim_dead_letters(
             conn, now - timedelta(days=dead_letter_retention_days), dead_letter_max_rows
         )
+        # Days that ended at least a day ago take no more than late data: pack their index.
+        settled = today - timedelta(days=COMPACT_AFTER_DAYS)
+        for row in await conn.fetch(
+            "SELECT day FROM gito_telemetry_partitions() WHERE day < $1 ORDER BY day", settled
+        ):
+            if await conn.fetchval("SELECT gito_compact_telemetry_partition($1)", row["day"]):
+                report.partitions_compacted.append(row["day"])
         cutoff = today - timedelta(days=longest + 1)
         for row in await conn.fetch(
             "SELECT day FROM gito_telemetry_partitions() WHERE day < $1", cutoff
         ):
             if await conn.fetchval("SELECT gito_drop_telemetry_partition($1)", row["day"]):
                 report.partitions_dropped.append(row["day"])
-    if report.partitions_dropped or report.rows_trimmed or report.dead_letters_trimmed:
+    if report.partitions_dropped or report.rows_trimmed or report.partitions_compacted:
         log.info(
             "telemetry maintenance",
             dropped=[d.isoformat() for d in report.partitions_dropped],
+            compacted=[d.isoformat() for d in report.partitions_compacted],
             rows_trimmed=report.rows_trimmed,
             dead_letters_trimmed=report.dead_letters_trimmed,
         )

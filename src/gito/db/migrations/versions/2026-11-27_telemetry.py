@@ -136,6 +136,28 @@ def upgrade() -> None:
     REVOKE ALL ON FUNCTION gito_device_tenants(uuid[]) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION gito_device_tenants(uuid[]) TO gito_app;
 
+    -- A day partition is written in device order at random, so its (device_id, ts) index
+    -- pages split half-full (~66 B per row measured). Once the day is over nothing but
+    -- late data arrives, so one REINDEX packs the index (~36 B per row): about 7 B less per
+    -- stored metric for every day but the last two. Marked by a comment so it runs once.
+    CREATE FUNCTION gito_compact_telemetry_partition(p_day date) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
+    AS $$
+    DECLARE
+      part text := 'telemetry_' || to_char(p_day, 'YYYYMMDD');
+    BEGIN
+      IF to_regclass(part) IS NULL
+         OR obj_description(to_regclass(part), 'pg_class') = 'gito:compacted' THEN
+        RETURN false;
+      END IF;
+      EXECUTE format('REINDEX TABLE %I', part);
+      EXECUTE format('COMMENT ON TABLE %I IS %L', part, 'gito:compacted');
+      RETURN true;
+    END
+    $$;
+    REVOKE ALL ON FUNCTION gito_compact_telemetry_partition(date) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION gito_compact_telemetry_partition(date) TO gito_app;
+
     REVOKE ALL ON FUNCTION gito_ensure_telemetry_partition(date) FROM PUBLIC;
     REVOKE ALL ON FUNCTION gito_telemetry_partitions() FROM PUBLIC;
     REVOKE ALL ON FUNCTION gito_drop_telemetry_partition(date) FROM PUBLIC;
@@ -154,6 +176,7 @@ def downgrade() -> None:
     execute_script("""
     DROP FUNCTION IF EXISTS gito_device_tenants(uuid[]);
     DROP POLICY IF EXISTS auth_lookup ON devices;
+    DROP FUNCTION IF EXISTS gito_compact_telemetry_partition(date);
     DROP FUNCTION IF EXISTS gito_drop_telemetry_partition(date);
     DROP FUNCTION IF EXISTS gito_merge_latest(jsonb, jsonb);
     DROP FUNCTION IF EXISTS gito_telemetry_partitions();
