@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -89,15 +89,25 @@ def up(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port (API, docs, dashboard).")] = 8000,
 ) -> None:
-    """Start the whole platform. Without DATABASE_URL an embedded PostgreSQL is used."""
+    """Start the whole platform: API, dashboard, processor and (without MQTT_BROKER_HOST) an
+    embedded MQTT broker. Without DATABASE_URL an embedded PostgreSQL is used."""
+    import os
+
+    from gito import platform
+
     settings = _settings(data_dir)
     with _database(settings) as settings:
         _migrate(settings)
         asyncio.run(_bootstrap(settings))
-        from gito.api.app import create_app
-
-        console.print(f"Gito is up: http://{host}:{port}/api/docs  (Ctrl-C stops)")
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        console.print(f"Gito is up: http://{host}:{port}/  API docs: /api/docs  (Ctrl-C stops)")
+        asyncio.run(
+            platform.serve(
+                settings,
+                host=host,
+                port=port,
+                broker_port_explicit="MQTT_BROKER_PORT" in os.environ,
+            )
+        )
 
 
 @app.command()
@@ -119,6 +129,38 @@ def api(
         log_config=None,
         access_log=False,
     )
+
+
+@app.command()
+def processor() -> None:
+    """Run the telemetry processor (DATABASE_URL and MQTT_BROKER_HOST required)."""
+    settings = _settings()
+    if not settings.database_url or not settings.mqtt_broker_host:
+        raise typer.BadParameter("DATABASE_URL and MQTT_BROKER_HOST must be set")
+    from gito.processor.service import BrokerAddress, run_processor
+
+    broker = BrokerAddress(
+        settings.mqtt_broker_host,
+        settings.mqtt_broker_port,
+        settings.mqtt_username,
+        settings.mqtt_password,
+    )
+    if settings.processor_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.processor_metrics_port, addr="127.0.0.1")
+    asyncio.run(_until_signalled(lambda stop: run_processor(settings, broker, stop)))
+
+
+async def _until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)`; SIGINT/SIGTERM set `stop` so the role shuts down cleanly."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await main(stop)
 
 
 @app.command()
@@ -211,6 +253,38 @@ def bench_api(
             profile_path=profile,
         )
     Console().print(bench.render(result))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    messages: Annotated[int, typer.Option(min=1, help="Messages to publish.")] = 100_000,
+    devices: Annotated[int, typer.Option(min=1, help="Devices they come from.")] = 100,
+    publishers: Annotated[int, typer.Option(min=1, help="Publisher processes.")] = 2,
+    rate: Annotated[
+        float | None, typer.Option(help="Total publish rate in msg/s (default: full speed).")
+    ] = None,
+    qos: Annotated[int, typer.Option(min=1, max=1, help="MQTT QoS (1: at least once).")] = 1,
+) -> None:
+    """MQTT ingest through a real broker and processor into PostgreSQL; prints msg/s,
+    publish->stored latency, lost and duplicate messages, processor peak RSS."""
+    from gito.bench.ingest import render, run_ingest
+
+    settings = _settings()
+    result = run_ingest(
+        settings, messages=messages, devices=devices, publishers=publishers, rate=rate
+    )
+    print(render(result))
+
+
+@bench_app.command("query")
+def bench_query(
+    rows: Annotated[int, typer.Option(min=50_000, help="Rows in the telemetry table.")] = 1_000_000,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions.")] = 20,
+) -> None:
+    """Time a 30-day hourly aggregate of one device in a table of `rows` rows."""
+    from gito.bench.query import render, run_query_bench
+
+    print(render(run_query_bench(_settings(), rows=rows, repeats=repeats)))
 
 
 if __name__ == "__main__":

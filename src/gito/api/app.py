@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,14 +22,20 @@ from gito.api.dashboard import mount_dashboard
 from gito.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gito.api.ratelimit import RateLimits
 from gito.api.schemas import ERROR_RESPONSES, JSON
+from gito.api.ws import router as ws_router
 from gito.audit.routes import router as audit_router
 from gito.auth.routes import router as auth_router
 from gito.broker.provisioning import make_provisioner
 from gito.config import Settings, get_settings
 from gito.db.engine import db_ping, dispose_engine, init_engine, sessionmaker
+from gito.db.rawpool import asyncpg_dsn
 from gito.devices.routes import router as devices_router
 from gito.errors import GitoError, RateLimited
+from gito.events.bus import Hub, pump_postgres, pump_redis
+from gito.logging import configure_logging
 from gito.sites.routes import router as sites_router
+from gito.telemetry.ingest import router as ingest_router
+from gito.telemetry.routes import router as telemetry_router
 from gito.tenants.routes import router as tenants_router
 from gito.users.routes import router as users_router
 
@@ -107,8 +115,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return await unexpected(request, exc)
 
 
+async def _event_pump(settings: Settings, hub: Hub) -> None:
+    if settings.redis_url:
+        await pump_redis(settings.redis_url, hub)
+    elif settings.database_url:
+        await pump_postgres(asyncpg_dsn(settings.database_url), hub)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    if settings is None:
+        # Called as the ASGI factory (`uvicorn gito.api.app:create_app --factory`, and each
+        # worker process of `gito api --workers N`): the process entry point, so it sets up
+        # the JSON logs the CLI would have set up.
+        settings = get_settings()
+        configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,9 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("DATABASE_URL is not set (gito up provides an embedded one)")
         init_engine(settings.database_url, pool_size=settings.db_pool_size)
         await app.state.provisioner.start(sessionmaker())  # dynsec: reconcile in background
+        # One upstream subscription per API process feeds every WebSocket of this process.
+        pump = asyncio.create_task(_event_pump(settings, app.state.hub), name="gito-event-pump")
         try:
             yield
         finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
             await app.state.provisioner.close()
             await dispose_engine()
 
@@ -136,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limits = RateLimits(settings)
+    app.state.hub = Hub()
     # Broker credential provisioning for the device routes (gito.broker.provisioning).
     app.state.provisioner = make_provisioner(settings)
     install_error_handlers(app)
@@ -148,6 +174,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sites_router,
         devices_router,
         audit_router,
+        telemetry_router,
+        ingest_router,
+        ws_router,
     ):
         api.include_router(router)
     app.include_router(api)
