@@ -137,13 +137,15 @@ def processor() -> None:
     settings = _settings()
     if not settings.database_url or not settings.mqtt_broker_host:
         raise typer.BadParameter("DATABASE_URL and MQTT_BROKER_HOST must be set")
+    from gito.broker.credentials import service_credentials
     from gito.processor.service import BrokerAddress, run_processor
 
+    credentials = service_credentials(settings)
     broker = BrokerAddress(
         settings.mqtt_broker_host,
         settings.mqtt_broker_port,
-        settings.mqtt_username,
-        settings.mqtt_password,
+        credentials.username,
+        credentials.password,
     )
     if settings.processor_metrics_port:
         from prometheus_client import start_http_server
