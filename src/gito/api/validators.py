@@ -14,12 +14,19 @@ ShortText = Annotated[str, StringConstraints(max_length=2000)]
 MAX_METADATA_BYTES = 16 * 1024
 
 
-def _finite(value: Any) -> bool:
+# jsonb prints a large float without an exponent (1e20 comes back as 100000000000000000000),
+# which then reads back as an integer beyond the 64 bits JSON responses can carry.
+MAX_METADATA_NUMBER = 2.0**63
+
+
+def _representable(value: Any) -> bool:
     # Iterative: the JSON parser allows deeper nesting than recursion does.
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
+        if isinstance(item, float) and not (
+            math.isfinite(item) and abs(item) < MAX_METADATA_NUMBER
+        ):
             return False
         if isinstance(item, dict):
             stack.extend(item.values())
@@ -30,8 +37,8 @@ def _finite(value: Any) -> bool:
 
 def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
     # Python's JSON parser accepts NaN and Infinity, which `jsonb` does not.
-    if not _finite(value):
-        raise ValueError("metadata must not contain NaN or Infinity")
+    if not _representable(value):
+        raise ValueError("metadata numbers must be finite and within ±2^63")
     try:
         size = len(orjson.dumps(value))
     except orjson.JSONEncodeError as exc:
