@@ -77,14 +77,17 @@ async def _raw(
     end: datetime,
     limit: int,
 ) -> dict[str, list[dict[str, Any]]]:
-    # The newest `limit` rows of the window that carry any requested key, oldest first.
+    # The newest `limit` readings of the window, oldest first. No key filter in SQL: with one
+    # (`values ?| keys`) the planner cannot estimate the rows and sorts the whole window
+    # (47 ms for 30 days at one a minute) instead of walking the (device_id, ts) index
+    # backwards and stopping after `limit` rows (0.6 ms).
     rows = (
         await session.execute(
             text(
                 "SELECT ts, values FROM telemetry WHERE device_id = :d AND ts >= :s AND ts < :e "
-                "AND values ?| CAST(:keys AS text[]) ORDER BY ts DESC LIMIT :n"
+                "ORDER BY ts DESC LIMIT :n"
             ),
-            {"d": device_id, "s": start, "e": end, "keys": keys, "n": limit},
+            {"d": device_id, "s": start, "e": end, "n": limit},
         )
     ).all()
     result: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
@@ -172,15 +175,16 @@ async def export_csv(
         result = await session.stream(
             text(
                 "SELECT ts, values FROM telemetry WHERE device_id = :d AND ts >= :s AND ts < :e "
-                "AND values ?| CAST(:keys AS text[]) ORDER BY ts"
+                "ORDER BY ts"
             ).execution_options(yield_per=EXPORT_CHUNK_ROWS),
-            {"d": device_id, "s": start, "e": end, "keys": keys},
+            {"d": device_id, "s": start, "e": end},
         )
         async for chunk in result.partitions(EXPORT_CHUNK_ROWS):
             buffer.seek(0)
             buffer.truncate()
             for ts, values in chunk:
-                writer.writerow([ts.isoformat(), *(_cell(values.get(k)) for k in keys)])
+                if any(k in values for k in keys):
+                    writer.writerow([ts.isoformat(), *(_cell(values.get(k)) for k in keys)])
             yield buffer.getvalue().encode()
 
 
