@@ -247,3 +247,63 @@ async def test_mqtt5_is_refused_with_unacceptable_protocol_version(
         writer.close()
     assert connack[0] == 0x20
     assert connack[3] == 1
+
+
+async def test_persistent_session_keeps_commands_queued_while_offline(
+    embedded: EmbeddedBroker, embedded_settings: Settings, factory: Factory
+) -> None:
+    """A device reconnecting with clean_session=False gets the commands sent while it was
+    away (the resume path of the broker's reordered connect handling)."""
+    tenant = await factory.tenant()
+    a, token = await factory.device(tenant)
+    service = await service_peer(embedded, embedded_settings)
+    first = Peer(client_id=f"persistent-{a}", clean_session=False)
+    await first.connect(embedded.port, str(a), token)
+    assert await first.subscribe(commands(tenant.id, a)) == 1
+    await first.close()
+    try:
+        service.publish(commands(tenant.id, a), b'{"id": "while-offline"}')
+        await asyncio.sleep(0.2)
+        again = Peer(client_id=f"persistent-{a}", clean_session=False)
+        await again.connect(embedded.port, str(a), token)
+        assert await again.wait_for(commands(tenant.id, a)) == b'{"id": "while-offline"}'
+        await again.close()
+    finally:
+        await service.close()
+
+
+async def test_garbage_before_connect_does_not_hurt_the_broker(
+    embedded: EmbeddedBroker, factory: Factory
+) -> None:
+    for junk in (b"", b"\x00\x01garbage", b"\x10\xff\xff\xff\xff\x7f"):
+        _, writer = await asyncio.open_connection("127.0.0.1", embedded.port)
+        writer.write(junk)
+        await writer.drain()
+        writer.close()
+    tenant = await factory.tenant()
+    a, token = await factory.device(tenant)
+    peer = await device_peer(embedded, a, token)
+    await peer.close()
+
+
+async def test_broker_without_an_app_engine_opens_its_own(
+    app: object, embedded_settings: Settings, factory: Factory, monkeypatch: object
+) -> None:
+    """`gito up` starts the broker before the API has initialised the shared engine."""
+    from gito.broker.embedded import start_embedded_broker
+    from gito.db import engine
+    from tests.broker.peers import free_port
+
+    tenant = await factory.tenant()
+    a, token = await factory.device(tenant)
+    monkeypatch.setattr(engine, "_sessionmaker", None)  # type: ignore[attr-defined]
+    broker = await start_embedded_broker(
+        embedded_settings.model_copy(update={"mqtt_broker_port": free_port()})
+    )
+    try:
+        assert broker._engine is not None
+        peer = await Peer().connect(broker.port, str(a), token)
+        assert broker.connected_clients == 1
+        await peer.close()
+    finally:
+        await broker.stop()
