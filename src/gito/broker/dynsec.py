@@ -136,8 +136,10 @@ class DynsecClient:
             await self._drop()
             client = gmqtt.Client(f"gito-dynsec-{uuid.uuid4().hex[:12]}")
             client.set_auth_credentials(self._username, self._password)
-            # We reconnect on demand; gmqtt's own reconnect would not resubscribe.
-            client.set_config({"reconnect_retries": 0})
+            # We reconnect on demand (the next execute); gmqtt's own reconnect would not
+            # resubscribe and, once scheduled, reconnects even after disconnect(). gmqtt:
+            # -1 = forever, n >= 0 allows n + 1 attempts, below -1 none.
+            client.set_config({"reconnect_retries": -2})
             subscribed: asyncio.Future[tuple[int, ...]] = asyncio.get_running_loop().create_future()
 
             def on_subscribe(_c: Any, _mid: int, qos: tuple[int, ...], _p: Any) -> None:
