@@ -163,14 +163,16 @@ SELECT * FROM unnest(
   $1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::int[]
 )
 """
+# Containment, not equality: the stored row may have merged other keys of the same moment.
 _SEEN_RECENTLY = """
 SELECT 1 FROM telemetry
-WHERE device_id = $1 AND ts >= $2 AND values = $3::jsonb
+WHERE device_id = $1 AND ts >= $2 AND values @> $3::jsonb
 LIMIT 1
 """
 
 
 async def _is_redelivery(conn: asyncpg.Connection, item: Accepted, reading: Reading) -> bool:
+    await _bind_tenant(conn, item.tenant_id)  # the look-up runs under the device's tenant
     return (
         await conn.fetchval(
             _SEEN_RECENTLY,
