@@ -27,3 +27,9 @@ async def paginate(
     ).scalar_one()
     rows = (await session.execute(query.offset((page - 1) * per_page).limit(per_page))).scalars()
     return list(rows), total
+
+
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern matching `text` anywhere, with `%`, `_` and `\\` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gito.auth.principal import Principal
 from gito.auth.security import new_secret, secret_hash
 from gito.db.models import Device, DeviceCredential, Site
+from gito.db.pagination import contains_pattern
 from gito.devices import csv_import
 from gito.devices.schemas import DeviceSort, DeviceStatus
 from gito.errors import Conflict, InvalidInput, NotFound
@@ -23,10 +24,6 @@ _SORT_COLUMNS = {
     "status": Device.status,
     "device_type": Device.device_type,
 }
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def listing(
@@ -43,7 +40,7 @@ def listing(
     if principal.site_ids is not None:
         query = query.where(Device.site_id.in_(principal.site_ids))
     if q:
-        pattern = f"%{_escape_like(q)}%"
+        pattern = contains_pattern(q)
         query = query.where(or_(Device.name.ilike(pattern), Device.dev_eui.ilike(pattern)))
     if status:
         query = query.where(Device.status == status.value)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gito.auth.principal import Principal
 from gito.db.models import Site
+from gito.db.pagination import contains_pattern
 from gito.errors import Conflict, NotFound
 
 
@@ -17,7 +18,7 @@ def listing(principal: Principal, q: str | None = None) -> Any:
     if principal.site_ids is not None:
         query = query.where(Site.id.in_(principal.site_ids))
     if q:
-        query = query.where(Site.name.ilike(f"%{q.replace('%', '').replace('_', '')}%"))
+        query = query.where(Site.name.ilike(contains_pattern(q)))
     return query
 
 

@@ -11,6 +11,7 @@ from gito.auth.permissions import SITE_SCOPED_ROLES, Role
 from gito.auth.principal import Principal
 from gito.auth.security import hash_password
 from gito.db.models import Site, User, UserSite
+from gito.db.pagination import contains_pattern
 from gito.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
@@ -19,12 +20,8 @@ def listing(role: Role | None = None, q: str | None = None) -> Any:
     if role:
         query = query.where(User.role == role)
     if q:
-        query = query.where(User.email.ilike(f"%{_escape_like(q)}%"))
+        query = query.where(User.email.ilike(contains_pattern(q)))
     return query
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID) -> User:
