@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.factories import Factory, TenantFixture
 # Bounds the whole fuzz run (the CLI stops at --max-time; the timeout is a backstop).
 FUZZ_MAX_EXAMPLES = 20
 FUZZ_MAX_TIME_S = 75
+FUZZ_PLATFORM_MAX_TIME_S = 15
 FUZZ_SEED = 20261127
 
 # The settings the server reads; anything else from the caller's environment is dropped.
@@ -116,17 +118,21 @@ async def fuzz_tenant(app: object, settings: Settings) -> TenantFixture:
     return tenant
 
 
-@pytest.mark.fuzz
-def test_no_server_errors_anywhere(
-    live_server: str, fuzz_tenant: TenantFixture, tmp_path: Path
-) -> None:
-    # Schemathesis reads its project settings from TOML: authenticate every request as the
-    # tenant's admin, pin the tenant, and aim the id parameters at existing rows (random
-    # ids would only ever meet a 404 before any real work).
-    pinned = {"tenant_id": fuzz_tenant.id, **fuzz_tenant.extra}
-    config = tmp_path / "schemathesis.toml"
+def _schemathesis(
+    live_server: str,
+    workdir: Path,
+    *,
+    token: str,
+    pinned: dict[str, object],
+    max_time_s: int,
+    extra: tuple[str, ...] = (),
+) -> tuple[int, str]:
+    """One bounded, seeded schemathesis run failing on any 5xx; returns (cases, output)."""
+    # Schemathesis reads its project settings from TOML: authenticate every request, pin
+    # the path parameters (random ids would only ever meet a 404 before any real work).
+    config = workdir / "schemathesis.toml"
     config.write_text(
-        f'headers = {{ Authorization = "Bearer {fuzz_tenant.admin.token}" }}\n'
+        f'headers = {{ Authorization = "Bearer {token}" }}\n'
         "[parameters]\n" + "".join(f'"path.{k}" = "{v}"\n' for k, v in pinned.items())
     )
     command = [
@@ -145,7 +151,7 @@ def test_no_server_errors_anywhere(
         "--max-examples",
         str(FUZZ_MAX_EXAMPLES),
         "--max-time",
-        str(FUZZ_MAX_TIME_S),
+        str(max_time_s),
         "--generation-database",
         "none",
         "--request-timeout",
@@ -156,26 +162,43 @@ def test_no_server_errors_anywhere(
         "1",
         "--suppress-health-check",
         "all",
+        *extra,
     ]
     started = time.monotonic()
     result = subprocess.run(
         command,
-        cwd=tmp_path,
+        cwd=workdir,
         capture_output=True,
         text=True,
-        timeout=FUZZ_MAX_TIME_S + 60,
+        timeout=max_time_s + 60,
         check=False,
     )
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
-    (tmp_path / "schemathesis.out").write_text(output)
+    (workdir / "schemathesis.out").write_text(output)
     summary = output[output.find("SUMMARY") :] if "SUMMARY" in output else output[-5000:]
     assert result.returncode == 0, f"schemathesis found server errors:\n{output[-20000:]}"
     counts = re.search(r"(\d+) generated, (\d+) passed", output)
     assert counts, summary
     generated, passed = int(counts[1]), int(counts[2])
-    # The run really exercised the API, and every case passed `not_a_server_error`.
-    assert generated >= 500 and passed == generated, summary
+    assert passed == generated, summary
+    print(f"schemathesis: {generated} cases in {elapsed:.0f} s")
+    return generated, output
+
+
+@pytest.mark.fuzz
+def test_no_server_errors_anywhere(
+    live_server: str, fuzz_tenant: TenantFixture, tmp_path: Path
+) -> None:
+    """Every operation, as the tenant's admin, inside the tenant."""
+    generated, output = _schemathesis(
+        live_server,
+        tmp_path,
+        token=fuzz_tenant.admin.token,
+        pinned={"tenant_id": fuzz_tenant.id, **fuzz_tenant.extra},
+        max_time_s=FUZZ_MAX_TIME_S,
+    )
+    assert generated >= 500
     # Authentication held: only the platform-level operations (SUPER_ADMIN), device
     # ingestion (a device token, not a user's) and the token exchanges fed random
     # credentials may have answered nothing but 401/403.
@@ -188,8 +211,32 @@ def test_no_server_errors_anywhere(
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
     }
-    assert set(refused) <= expected, summary
-    print(f"schemathesis: {generated} cases in {elapsed:.0f} s")
+    assert set(refused) <= expected, output[-5000:]
+
+
+@pytest.fixture
+async def platform_target(app: object, settings: Settings) -> tuple[str, uuid.UUID]:
+    """A SUPER_ADMIN's token, and a tenant of their platform for the fuzzer to aim at."""
+    factory = Factory(settings)
+    platform = await factory.tenant(admin_role=Role.SUPER_ADMIN)
+    return platform.admin.token, await factory.bare_tenant()
+
+
+@pytest.mark.fuzz
+def test_no_server_errors_in_platform_operations(
+    live_server: str, platform_target: tuple[str, uuid.UUID], tmp_path: Path
+) -> None:
+    """The tenant operations only a SUPER_ADMIN reaches."""
+    token, target = platform_target
+    generated, _ = _schemathesis(
+        live_server,
+        tmp_path,
+        token=token,
+        pinned={"tenant_id": target},
+        max_time_s=FUZZ_PLATFORM_MAX_TIME_S,
+        extra=("--include-tag", "tenants"),
+    )
+    assert generated >= 50
 
 
 def test_chunked_body_over_limit_through_uvicorn(

@@ -83,12 +83,16 @@ async def test_other_roles_only_read_their_own_tenant(
         assert_error(response, 403, "PERMISSION_DENIED")
 
 
-async def test_super_admin_cannot_delete_own_tenant(
+async def test_super_admin_cannot_delete_or_deactivate_own_tenant(
     client: httpx.AsyncClient, factory: Factory
 ) -> None:
     platform = await factory.tenant(admin_role=Role.SUPER_ADMIN)
-    response = await client.delete(f"{TENANTS}/{platform.id}", headers=platform.admin.headers)
-    assert_error(response, 409, "TENANT_IN_USE")
+    own = f"{TENANTS}/{platform.id}"
+    headers = platform.admin.headers
+    assert_error(await client.delete(own, headers=headers), 409, "TENANT_IN_USE")
+    off = await client.patch(own, headers=headers, json={"is_active": False})
+    assert_error(off, 409, "TENANT_IN_USE")
+    assert data(await client.get(own, headers=headers))["is_active"] is True
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,14 @@ async def test_cannot_delete_yourself(client: httpx.AsyncClient, factory: Factor
     assert data(await client.get(me, headers=tenant.admin.headers))["is_active"] is True
 
 
+async def test_cannot_deactivate_yourself(client: httpx.AsyncClient, factory: Factory) -> None:
+    tenant = await factory.tenant()
+    me = tenant.url(f"/users/{tenant.admin.user_id}")
+    response = await client.patch(me, headers=tenant.admin.headers, json={"is_active": False})
+    assert_error(response, 409, "CANNOT_DEACTIVATE_SELF")
+    assert data(await client.get(me, headers=tenant.admin.headers))["is_active"] is True
+
+
 async def test_deleting_a_user_twice_is_404(client: httpx.AsyncClient, factory: Factory) -> None:
     tenant = await factory.tenant()
     user = await factory.user(tenant, Role.VIEWER)

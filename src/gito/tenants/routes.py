@@ -88,6 +88,9 @@ async def update_tenant(
 ) -> Any:
     tenant = await service.get(session, tenant_id)
     fields = body.model_dump(exclude_unset=True)
+    if tenant_id == principal.tenant_id and fields.get("is_active") is False:
+        # Deactivating it would lock the super-admin out, as deleting it would.
+        raise Conflict("a super-admin cannot deactivate their own tenant", code="TENANT_IN_USE")
     before = {k: getattr(tenant, k) for k in fields}
     await service.update(session, tenant, fields)
     await _audit(session, principal, "tenant.update", tenant.id, audit.diff(before, fields))

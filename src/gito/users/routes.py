@@ -93,6 +93,9 @@ async def get_user(user_id: uuid.UUID, scope: TenantScope) -> Any:
 )
 async def update_user(user_id: uuid.UUID, body: UserUpdate, scope: TenantScope) -> Any:
     user = await service.get(scope.session, user_id)
+    if user_id == scope.principal.user_id and body.is_active is False:
+        # Like deleting oneself: it would leave the caller locked out mid-session.
+        raise Conflict("you cannot deactivate yourself", code="CANNOT_DEACTIVATE_SELF")
     if body.role is not None:
         service.check_may_grant(scope.principal, body.role)
     if user.role == Role.SUPER_ADMIN and scope.principal.role is not Role.SUPER_ADMIN:
