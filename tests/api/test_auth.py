@@ -3,6 +3,7 @@ rotation with reuse detection and logout."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -286,6 +287,26 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
     assert (
         await fresh_client.post(REFRESH, json={"refresh_token": other["refresh_token"]})
     ).status_code == 200
+
+
+async def test_concurrent_refreshes_with_one_token_count_as_reuse(
+    fresh_client: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Two requests racing with one refresh token (a thief and the owner): one wins, the
+    other is reuse, and the winner's new token dies with the family."""
+    tenant = await factory.tenant()
+    for _ in range(3):
+        pair = await _login(fresh_client, tenant.admin.email)
+        body = {"refresh_token": pair["refresh_token"]}
+        responses = await asyncio.gather(
+            fresh_client.post(REFRESH, json=body), fresh_client.post(REFRESH, json=body)
+        )
+        winner = [r for r in responses if r.status_code == 200]
+        loser = [r for r in responses if r.status_code != 200]
+        assert len(winner) == 1 and len(loser) == 1, [r.text for r in responses]
+        assert_error(loser[0], 401, "REFRESH_TOKEN_REUSED")
+        issued = data(winner[0])["refresh_token"]
+        assert_error(await fresh_client.post(REFRESH, json={"refresh_token": issued}), 401)
 
 
 async def test_refresh_reuse_revocation_is_committed(

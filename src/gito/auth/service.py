@@ -86,7 +86,9 @@ async def _find_refresh(session: AsyncSession, token: str) -> RefreshToken | Non
     if row is None:
         return None
     await set_tenant(session, row.tenant_id)
-    return await session.get(RefreshToken, row.token_id)
+    # Locked until this transaction ends: of two concurrent refreshes with one token, the
+    # second waits and then sees it used (reuse detection), instead of both succeeding.
+    return await session.get(RefreshToken, row.token_id, with_for_update=True)
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
