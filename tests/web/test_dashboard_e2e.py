@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import httpx
 
 from gito.auth.permissions import Role
 from tests.factories import PASSWORD, Factory, TenantFixture
@@ -119,7 +122,7 @@ async def test_create_device_token_once_detail_and_rotate(
     # No telemetry yet (or no telemetry endpoint yet): an empty state, not an error.
     await page.get_by_text("No telemetry yet").wait_for()
     assert await page.get_by_text("cold-chain").is_visible()
-    await page.screenshot(path="/tmp/gito-web-device.png", full_page=True)
+    await page.screenshot(path="/tmp/gito-web-device-new.png", full_page=True)
 
     await page.get_by_role("button", name="Rotate token").click()
     dialog = page.get_by_role("dialog")
@@ -216,3 +219,49 @@ async def test_unknown_page_shows_dashboard_404(page: Page, server_url: str) -> 
     response = await page.goto(f"{server_url}/no/such/page")
     assert response is not None and response.status == 404
     await page.get_by_text("This page does not exist").wait_for()
+
+
+async def test_telemetry_chart_latest_values_and_live_updates(
+    page: Page, server_url: str, factory: Factory
+) -> None:
+    tenant = await factory.tenant()
+    device_id, token = await factory.device(tenant, name="greenhouse-1", device_type="climate")
+    now = datetime.now(UTC)
+    history = [
+        {
+            "ts": (now - timedelta(minutes=5 * i)).isoformat(),
+            "values": {"temperature": round(18 + 0.4 * (24 - i), 2), "humidity": 40 + i},
+        }
+        for i in range(24, 0, -1)
+    ]
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        stored = await http.post("/api/v1/ingest", headers={"X-Device-Token": token}, json=history)
+        assert stored.status_code == 200, stored.text
+
+        await sign_in(page, server_url, tenant.admin.email)
+        await page.wait_for_url(f"{server_url}/")
+        await page.goto(f"{server_url}/devices/view/?id={device_id}")
+        latest = page.get_by_test_id("latest-values")
+        await latest.wait_for()
+        assert "temperature" in await latest.inner_text()
+        # uPlot draws into a canvas once the series arrived.
+        await page.locator("[data-testid=telemetry-chart] canvas").wait_for()
+        await page.get_by_test_id("live-state").and_(page.locator("[data-state=live]")).wait_for()
+        await page.screenshot(path="/tmp/gito-web-device.png", full_page=True)
+
+        # A new message reaches the open page over the WebSocket, without a reload.
+        live = await http.post(
+            "/api/v1/ingest", headers={"X-Device-Token": token}, json={"temperature": 31.75}
+        )
+        assert live.status_code == 200, live.text
+        await latest.get_by_text("31.75").wait_for()
+
+        await page.get_by_role("link", name="Overview").first.click()
+        await page.get_by_test_id("live-state").and_(page.locator("[data-state=live]")).wait_for()
+        await http.post(
+            "/api/v1/ingest", headers={"X-Device-Token": token}, json={"temperature": 29.5}
+        )
+        feed = page.get_by_test_id("live-feed")
+        await feed.get_by_text("temperature=29.5").wait_for()
+        assert await feed.get_by_role("link", name="greenhouse-1").first.is_visible()
+        await page.screenshot(path="/tmp/gito-web-overview.png", full_page=True)

@@ -30,11 +30,12 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? "—" : dateTime.format(date);
 }
 
+// Sensor readings keep their precision (31.75 stays 31.75) up to three decimals.
+const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 3 });
+
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number") {
-    return Number.isInteger(value) ? String(value) : value.toFixed(Math.abs(value) < 10 ? 2 : 1);
-  }
+  if (typeof value === "number") return numberFormat.format(value);
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "string") return value;
   return JSON.stringify(value);

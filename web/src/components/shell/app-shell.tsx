@@ -112,29 +112,33 @@ function UserMenu() {
 function Sidebar({ role }: { role: string | undefined }) {
   const pathname = usePathname();
   return (
-    <aside className="sticky top-0 hidden h-screen w-56 shrink-0 flex-col border-r bg-sidebar md:flex">
-      <Link href="/" className="flex h-14 items-center gap-2 px-5 font-semibold tracking-tight">
-        <span className="flex size-7 items-center justify-center rounded-md bg-primary text-primary-foreground">
-          <ActivityIcon className="size-4" />
-        </span>
-        Gito
-      </Link>
-      <nav className="grid gap-0.5 px-3 py-2" aria-label="Main">
-        {NAV.filter((item) => allows(role, item.permission)).map((item) => (
-          <Link
-            key={item.href}
-            href={item.href}
-            className={cn(
-              "flex items-center gap-2.5 rounded-md px-2.5 py-1.5 text-sm text-muted-foreground transition-colors hover:bg-accent hover:text-foreground",
-              isActive(pathname, item.href) && "bg-accent font-medium text-foreground",
-            )}
-          >
-            <item.icon className="size-4" />
-            {item.label}
-          </Link>
-        ))}
-      </nav>
-    </aside>
+    // The outer box spans the page's full height (its colour and border reach the bottom of
+    // long pages); the inner one stays in view while scrolling.
+    <div className="hidden w-56 shrink-0 border-r bg-sidebar md:block">
+      <aside className="sticky top-0 flex h-screen flex-col">
+        <Link href="/" className="flex h-14 items-center gap-2 px-5 font-semibold tracking-tight">
+          <span className="flex size-7 items-center justify-center rounded-md bg-primary text-primary-foreground">
+            <ActivityIcon className="size-4" />
+          </span>
+          Gito
+        </Link>
+        <nav className="grid gap-0.5 px-3 py-2" aria-label="Main">
+          {NAV.filter((item) => allows(role, item.permission)).map((item) => (
+            <Link
+              key={item.href}
+              href={item.href}
+              className={cn(
+                "flex items-center gap-2.5 rounded-md px-2.5 py-1.5 text-sm text-muted-foreground transition-colors hover:bg-accent hover:text-foreground",
+                isActive(pathname, item.href) && "bg-accent font-medium text-foreground",
+              )}
+            >
+              <item.icon className="size-4" />
+              {item.label}
+            </Link>
+          ))}
+        </nav>
+      </aside>
+    </div>
   );
 }
 

@@ -3,7 +3,7 @@
  * tiny store. It reconnects with capped, jittered backoff, so a restarted API or a server
  * without the endpoint yet costs a few quiet retries, never a crash or a request storm.
  */
-import { API_BASE } from "@/lib/api/client";
+import { API_BASE, refreshSession } from "@/lib/api/client";
 import { getSession } from "@/features/auth/session";
 
 export interface TelemetryEvent {
@@ -40,6 +40,8 @@ const MIN_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 30_000;
 // Failed attempts in a row before the indicator says "unavailable" rather than "connecting".
 const FAILURES_BEFORE_UNAVAILABLE = 2;
+// The server's close code for a missing, invalid or expired access token.
+const CLOSE_UNAUTHORIZED = 4401;
 
 type Listener = () => void;
 type EventHandler = (event: ReceivedEvent) => void;
@@ -60,6 +62,7 @@ class LiveHub {
   private socket: WebSocket | null = null;
   private retryTimer: number | undefined;
   private failures = 0;
+  private refreshedForRetry = false;
   private users = 0;
   private seq = 0;
   private state: LiveState = "idle";
@@ -106,6 +109,7 @@ class LiveHub {
     socket.onopen = () => {
       opened = true;
       this.failures = 0;
+      this.refreshedForRetry = false;
       this.setState("live");
     };
     socket.onmessage = (message) => {
@@ -119,9 +123,22 @@ class LiveHub {
         if (isLiveEvent(item)) this.dispatch(item);
       }
     };
-    socket.onclose = () => {
+    socket.onclose = (close) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      // One refresh per rejection streak: a token refused again right after a refresh is a
+      // server-side problem, retried with backoff instead of in a tight loop.
+      const retryWithRefresh = close.code === CLOSE_UNAUTHORIZED && !this.refreshedForRetry;
+      this.refreshedForRetry = retryWithRefresh;
+      if (retryWithRefresh) {
+        // Access tokens expire (24 h by default) while a wall screen stays open: rotate and
+        // reconnect at once; a failed refresh signs the user out through the session store.
+        this.setState("connecting");
+        void refreshSession().then((ok) => {
+          if (ok) this.connect();
+        });
+        return;
+      }
       if (!opened) this.failures += 1;
       this.setState(this.failures >= FAILURES_BEFORE_UNAVAILABLE ? "unavailable" : "connecting");
       this.scheduleRetry();

@@ -3,9 +3,10 @@
 import { useQuery } from "@tanstack/react-query";
 
 import { useTenantId } from "@/features/auth/hooks";
-import { ApiError, apiGet } from "@/lib/api/client";
+import { ApiError, api, unwrap } from "@/lib/api/client";
+import type { components } from "@/lib/api/schema";
 
-// Hand-typed from the DESIGN §4 contract until the endpoints are in the generated schema.
+/** The API types `value` as `unknown` (any JSON scalar); devices send these three kinds. */
 export interface Point {
   ts: string;
   value: number | boolean | string | null;
@@ -13,7 +14,7 @@ export interface Point {
 export type Series = Record<string, Point[]>;
 export type Latest = Record<string, Point>;
 
-export type Aggregate = "avg" | "min" | "max" | "sum" | "count" | "last";
+export type Aggregate = components["schemas"]["Aggregate"];
 
 export interface RangeOption {
   label: string;
@@ -38,8 +39,8 @@ export const telemetryKeys = {
 };
 
 /**
- * A server without the telemetry endpoints answers 404 NOT_FOUND (no route); show that as
- * "no data yet" rather than an error, so the dashboard works against any server version.
+ * A server without the telemetry endpoints (older than the dashboard) answers 404 NOT_FOUND
+ * for the route; show that as "no data yet" rather than an error.
  */
 async function orEmpty<T>(request: Promise<T>, empty: T): Promise<T> {
   try {
@@ -50,15 +51,20 @@ async function orEmpty<T>(request: Promise<T>, empty: T): Promise<T> {
   }
 }
 
-function devicePath(tenantId: string, deviceId: string): string {
-  return `/api/v1/tenants/${encodeURIComponent(tenantId)}/devices/${encodeURIComponent(deviceId)}`;
-}
-
 export function useLatestTelemetry(deviceId: string | null) {
   const tenantId = useTenantId();
   return useQuery({
     queryKey: telemetryKeys.latest(tenantId ?? "", deviceId ?? ""),
-    queryFn: () => orEmpty(apiGet<Latest>(`${devicePath(tenantId!, deviceId!)}/telemetry/latest`), {}),
+    queryFn: () =>
+      orEmpty(
+        (async () =>
+          unwrap(
+            await api.GET("/api/v1/tenants/{tenant_id}/devices/{device_id}/telemetry/latest", {
+              params: { path: { tenant_id: tenantId!, device_id: deviceId! } },
+            }),
+          ).data as Latest)(),
+        {},
+      ),
     enabled: !!tenantId && !!deviceId,
     // Live events keep it current; a slow poll covers a dropped WebSocket.
     refetchInterval: 60_000,
@@ -74,7 +80,7 @@ export function useTelemetrySeries(
   to: number,
 ) {
   const tenantId = useTenantId();
-  const params = {
+  const params: { keys: string; from: string; to: string; interval: string; agg: Aggregate } = {
     keys: [...keys].sort().join(","),
     from: new Date(to - range.seconds * 1000).toISOString(),
     to: new Date(to).toISOString(),
@@ -83,7 +89,16 @@ export function useTelemetrySeries(
   };
   return useQuery({
     queryKey: telemetryKeys.series(tenantId ?? "", deviceId ?? "", params),
-    queryFn: () => orEmpty(apiGet<Series>(`${devicePath(tenantId!, deviceId!)}/telemetry`, params), {}),
+    queryFn: () =>
+      orEmpty(
+        (async () =>
+          unwrap(
+            await api.GET("/api/v1/tenants/{tenant_id}/devices/{device_id}/telemetry", {
+              params: { path: { tenant_id: tenantId!, device_id: deviceId! }, query: params },
+            }),
+          ).data as Series)(),
+        {},
+      ),
     enabled: !!tenantId && !!deviceId && keys.length > 0,
   });
 }

@@ -64,6 +64,15 @@ function refreshOnce(session: Session): Promise<string | null> {
   return refreshing;
 }
 
+/** Rotate the tokens now (the WebSocket was closed for an expired token). */
+export async function refreshSession(): Promise<boolean> {
+  const session = getSession();
+  if (!session) return false;
+  const token = await refreshOnce(session);
+  if (!token) setSession(null);
+  return !!token;
+}
+
 function withToken(request: Request, token: string | undefined): Request {
   const headers = new Headers(request.headers);
   if (token) headers.set("Authorization", `Bearer ${token}`);
@@ -94,24 +103,4 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   if (result.response.ok && result.response.status === 204) return undefined as T;
   const body = (result.error as { error?: ErrorBody } | undefined)?.error;
   throw new ApiError(result.response.status, body);
-}
-
-/**
- * For endpoints the generated schema does not have yet (telemetry is being built against the
- * DESIGN §4 contract): the same auth and error handling, typed by the caller.
- */
-export async function apiGet<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
-  const url = new URL(`${API_BASE}${path}`, window.location.origin);
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined && value !== "") url.searchParams.set(key, value);
-  }
-  const response = await authorizedFetch(new Request(url, { headers: { Accept: "application/json" } }));
-  let body: { data?: T; error?: ErrorBody } | undefined;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
-  if (!response.ok || body?.data === undefined) throw new ApiError(response.status, body?.error);
-  return body.data;
 }
