@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from gito import __version__
+from gito.alarms.routes import router as alarms_router
 from gito.api.dashboard import mount_dashboard
 from gito.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gito.api.ratelimit import RateLimits
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         telemetry_router,
         ingest_router,
+        alarms_router,
         ws_router,
     ):
         api.include_router(router)

@@ -24,15 +24,31 @@ class Permission(StrEnum):
     DEVICES_WRITE = "devices:write"
     DEVICE_CREDENTIALS = "devices:credentials"
     AUDIT_READ = "audit:read"
+    ALARMS_READ = "alarms:read"
+    ALARMS_ACK = "alarms:ack"
+    RULES_WRITE = "rules:write"
 
 
-_READ = {Permission.TENANT_READ, Permission.SITES_READ, Permission.DEVICES_READ}
+_READ = {
+    Permission.TENANT_READ,
+    Permission.SITES_READ,
+    Permission.DEVICES_READ,
+    Permission.ALARMS_READ,
+}
 
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.SUPER_ADMIN: frozenset(Permission),
     Role.TENANT_ADMIN: frozenset(set(Permission) - {Permission.TENANTS_MANAGE}),
-    Role.SITE_ADMIN: frozenset(_READ | {Permission.DEVICES_WRITE, Permission.DEVICE_CREDENTIALS}),
-    Role.CLIENT: frozenset(_READ),
+    Role.SITE_ADMIN: frozenset(
+        _READ
+        | {
+            Permission.DEVICES_WRITE,
+            Permission.DEVICE_CREDENTIALS,
+            Permission.ALARMS_ACK,
+            Permission.RULES_WRITE,
+        }
+    ),
+    Role.CLIENT: frozenset(_READ | {Permission.ALARMS_ACK}),
     Role.VIEWER: frozenset(_READ),
 }
 

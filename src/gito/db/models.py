@@ -211,3 +211,83 @@ class AuditLog(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created_at()
+
+
+class AlertRule(Base):
+    """An alarm rule (gito.alarms). `thresholds` holds the base condition and its
+    escalations as `[{"operator", "value", "severity"}, ...]` on `field`."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="threshold")
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE")
+    )
+    device_type: Mapped[str | None] = mapped_column(String(100))
+    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    field: Mapped[str | None] = mapped_column(String(200))
+    thresholds: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
+    clear_condition: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    severity: Mapped[str] = mapped_column(String(10), nullable=False)
+    duration_s: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cooldown_s: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    no_data_s: Mapped[int | None] = mapped_column(Integer)
+    no_data_factor: Mapped[float | None] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(default=True, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class Alarm(Base):
+    """One alarm of a (rule, device); at most one is open (status <> CLEARED) at a time."""
+
+    __tablename__ = "alarms"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    rule_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("alert_rules.id", ondelete="CASCADE"), nullable=False
+    )
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), nullable=False
+    )
+    site_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    rule_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    field: Mapped[str | None] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(10), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="ACTIVE")
+    count: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    first_value: Mapped[Any] = mapped_column(JSONB)
+    last_value: Mapped[Any] = mapped_column(JSONB)
+    first_occurrence: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_occurrence: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    ack_comment: Mapped[str | None] = mapped_column(Text)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cleared_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    clear_comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class AlarmEvent(Base):
+    """History of an alarm: raised, escalated, acknowledged, cleared."""
+
+    __tablename__ = "alarm_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    alarm_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("alarms.id", ondelete="CASCADE"), nullable=False
+    )
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    severity: Mapped[str | None] = mapped_column(String(10))
+    value: Mapped[Any] = mapped_column(JSONB)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()

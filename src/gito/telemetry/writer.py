@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from gito.alarms.engine import ENGINE as ALARMS
 from gito.telemetry.payloads import Reading, Reason, Value, battery_level
 
 # Bytes of a rejected payload kept in the dead-letter table: enough to debug a device.
@@ -250,6 +251,8 @@ async def write_batch(
         await _upsert_latest(conn, tenant, tenant_rows)
         result.events.extend((tenant, e) for e in await _touch_devices(conn, tenant_rows))
         result.events.extend((tenant, e) for e in _live_events(tenant_rows))
+        # Alarm rules, in this transaction: an alarm commits exactly when its data does.
+        result.events.extend((tenant, e) for e in await ALARMS.evaluate(conn, tenant, tenant_rows))
 
     await _dead_letter(conn, result.rejected)
     return result
