@@ -140,7 +140,7 @@ async def get_device(device_id: uuid.UUID, scope: TenantScope) -> Any:
     dependencies=[requires(Permission.DEVICES_WRITE)],
 )
 async def update_device(device_id: uuid.UUID, body: DeviceUpdate, scope: TenantScope) -> Any:
-    device = await service.get_visible(scope.session, scope.principal, device_id)
+    device = await service.get_visible(scope.session, scope.principal, device_id, for_update=True)
     fields = body.model_dump(exclude_unset=True)
     if "site_id" in fields:
         await service.check_site(scope.session, scope.principal, fields["site_id"])
@@ -169,7 +169,7 @@ async def update_device(device_id: uuid.UUID, body: DeviceUpdate, scope: TenantS
 async def delete_device(
     device_id: uuid.UUID, scope: TenantScope, provisioner: ProvisionerDep
 ) -> None:
-    device = await service.get_visible(scope.session, scope.principal, device_id)
+    device = await service.get_visible(scope.session, scope.principal, device_id, for_update=True)
     await scope.session.delete(device)
     await audit.record(
         scope.session,
@@ -193,7 +193,7 @@ async def rotate_credentials(
     device_id: uuid.UUID, scope: TenantScope, provisioner: ProvisionerDep
 ) -> Any:
     """Issue a new device token; the previous one is invalid from this moment."""
-    device = await service.get_visible(scope.session, scope.principal, device_id)
+    device = await service.get_visible(scope.session, scope.principal, device_id, for_update=True)
     token = await service.rotate_credentials(scope.session, device)
     await audit.record(
         scope.session,

@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, or_, select, text
+from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,10 +56,13 @@ def listing(
     return query.order_by(order, Device.id)
 
 
-async def get_visible(session: AsyncSession, principal: Principal, device_id: uuid.UUID) -> Device:
+async def get_visible(
+    session: AsyncSession, principal: Principal, device_id: uuid.UUID, *, for_update: bool = False
+) -> Device:
     """A device the caller may see, else 404 — also for another tenant's device (RLS hides
-    it) and for a device outside a SITE_ADMIN/CLIENT's sites."""
-    device = await session.get(Device, device_id)
+    it) and for a device outside a SITE_ADMIN/CLIENT's sites. `for_update` locks the row for
+    a write: a concurrent write waits, then sees the result (a deleted device is a 404)."""
+    device = await session.get(Device, device_id, with_for_update=for_update)
     if device is None or not principal.sees_site(device.site_id):
         raise NotFound("device not found", code="DEVICE_NOT_FOUND")
     return device
@@ -118,12 +122,25 @@ async def create(
 
 
 async def rotate_credentials(session: AsyncSession, device: Device) -> str:
-    credential = await session.get(DeviceCredential, device.id)
-    if credential is not None:
-        await session.delete(credential)
-        await session.flush()
-    token = await _new_credential(session, device)
-    await session.flush()
+    """Replace the device's token. One upsert, so concurrent rotations queue on the row
+    (the last one wins) instead of racing a delete and an insert into a duplicate key."""
+    token = new_secret(DEVICE_TOKEN_PREFIX)
+    statement = pg_insert(DeviceCredential).values(
+        device_id=device.id,
+        tenant_id=device.tenant_id,
+        token_hash=secret_hash(token),
+        token_hint=token[-4:],
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[DeviceCredential.device_id],
+            set_={
+                "token_hash": statement.excluded.token_hash,
+                "token_hint": statement.excluded.token_hint,
+                "created_at": func.now(),
+            },
+        )
+    )
     return token
 
 

@@ -79,7 +79,7 @@ async def get_site(site_id: uuid.UUID, scope: TenantScope) -> Any:
     dependencies=[requires(Permission.SITES_WRITE)],
 )
 async def update_site(site_id: uuid.UUID, body: SiteUpdate, scope: TenantScope) -> Any:
-    site = await service.get_visible(scope.session, scope.principal, site_id)
+    site = await service.get_visible(scope.session, scope.principal, site_id, for_update=True)
     fields = body.model_dump(exclude_unset=True)
     before = {k: getattr(site, "metadata_" if k == "metadata" else k) for k in fields}
     service.apply(site, fields)
@@ -105,7 +105,7 @@ async def update_site(site_id: uuid.UUID, body: SiteUpdate, scope: TenantScope) 
     dependencies=[requires(Permission.SITES_WRITE)],
 )
 async def delete_site(site_id: uuid.UUID, scope: TenantScope) -> None:
-    site = await service.get_visible(scope.session, scope.principal, site_id)
+    site = await service.get_visible(scope.session, scope.principal, site_id, for_update=True)
     await scope.session.delete(site)
     await audit.record(
         scope.session,

@@ -22,9 +22,12 @@ def listing(principal: Principal, q: str | None = None) -> Any:
     return query
 
 
-async def get_visible(session: AsyncSession, principal: Principal, site_id: uuid.UUID) -> Site:
-    """A site the caller may see, else 404 (never 403: existence is not disclosed)."""
-    site = await session.get(Site, site_id)
+async def get_visible(
+    session: AsyncSession, principal: Principal, site_id: uuid.UUID, *, for_update: bool = False
+) -> Site:
+    """A site the caller may see, else 404 (never 403: existence is not disclosed).
+    `for_update` locks the row for a write, so concurrent writes queue."""
+    site = await session.get(Site, site_id, with_for_update=for_update)
     if site is None or not principal.sees_site(site.id):
         raise NotFound("site not found", code="SITE_NOT_FOUND")
     return site

@@ -92,7 +92,7 @@ async def get_user(user_id: uuid.UUID, scope: TenantScope) -> Any:
     dependencies=[requires(Permission.USERS_WRITE)],
 )
 async def update_user(user_id: uuid.UUID, body: UserUpdate, scope: TenantScope) -> Any:
-    user = await service.get(scope.session, user_id)
+    user = await service.get(scope.session, user_id, for_update=True)
     if user_id == scope.principal.user_id and body.is_active is False:
         # Like deleting oneself: it would leave the caller locked out mid-session.
         raise Conflict("you cannot deactivate yourself", code="CANNOT_DEACTIVATE_SELF")
@@ -130,7 +130,7 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, scope: TenantScope) 
 async def delete_user(user_id: uuid.UUID, scope: TenantScope) -> None:
     if user_id == scope.principal.user_id:
         raise Conflict("you cannot delete yourself", code="CANNOT_DELETE_SELF")
-    user = await service.get(scope.session, user_id)
+    user = await service.get(scope.session, user_id, for_update=True)
     if user.role == Role.SUPER_ADMIN:
         service.check_may_grant(scope.principal, Role.SUPER_ADMIN)
     await scope.session.delete(user)

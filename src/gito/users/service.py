@@ -24,8 +24,9 @@ def listing(role: Role | None = None, q: str | None = None) -> Any:
     return query
 
 
-async def get(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
+async def get(session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False) -> User:
+    """`for_update` locks the row for a write, so concurrent writes queue."""
+    user = await session.get(User, user_id, with_for_update=for_update)
     if user is None:
         raise NotFound("user not found", code="USER_NOT_FOUND")
     return user
