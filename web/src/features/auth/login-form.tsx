@@ -2,7 +2,7 @@
 
 import { useQueryClient } from "@tanstack/react-query";
 import { ActivityIcon } from "lucide-react";
-import { useRouter, useSearchParams } from "next/navigation";
+import { useRouter } from "next/navigation";
 import { useEffect, useState, type FormEvent } from "react";
 
 import { ErrorNotice } from "@/components/error-notice";
@@ -31,18 +31,18 @@ function loginError(error: unknown): Error {
 
 export function LoginForm() {
   const router = useRouter();
-  const params = useSearchParams();
   const queryClient = useQueryClient();
   const session = useSession();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<Error | null>(null);
-  const next = safeNext(params.get("next"));
 
+  // Read in the effect, not with useSearchParams: that would make the prerendered page
+  // empty until the JavaScript ran, and the sign-in form is the first thing anyone sees.
   useEffect(() => {
-    if (session) router.replace(next);
-  }, [session, next, router]);
+    if (session) router.replace(safeNext(new URLSearchParams(window.location.search).get("next")));
+  }, [session, router]);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
