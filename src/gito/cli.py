@@ -266,6 +266,10 @@ def bench_ingest(
         float | None, typer.Option(help="Total publish rate in msg/s (default: full speed).")
     ] = None,
     qos: Annotated[int, typer.Option(min=1, max=1, help="MQTT QoS (1: at least once).")] = 1,
+    rules: Annotated[
+        int,
+        typer.Option(min=0, help="Enabled alert rules in the bench tenant (~10% on its fields)."),
+    ] = 0,
 ) -> None:
     """MQTT ingest through a real broker and processor into PostgreSQL; prints msg/s,
     publish->stored latency, lost and duplicate messages, processor peak RSS."""
@@ -273,7 +277,12 @@ def bench_ingest(
 
     settings = _settings()
     result = run_ingest(
-        settings, messages=messages, devices=devices, publishers=publishers, rate=rate
+        settings,
+        messages=messages,
+        devices=devices,
+        publishers=publishers,
+        rate=rate,
+        rules=rules,
     )
     print(render(result))
 

@@ -82,7 +82,7 @@ def compile_test(operator: str, target: Any) -> Test:
     return test_number
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: one object per rule and index
 class CompiledRule:
     id: uuid.UUID
     name: str
@@ -92,10 +92,17 @@ class CompiledRule:
     clear: Test | None
     duration: timedelta
     cooldown: timedelta
+    # Numeric comparisons only (the common rule): [(compare, number, severity), ...] worst
+    # first, evaluated inline by the hot loop without the two function calls of `level`.
+    fast: list[tuple[Callable[[Any, Any], bool], float, str]] | None = None
 
     def level(self, value: Any) -> str | None:
         """The severity this value breaches, "" when it breaches none, None when its type
         does not fit the rule."""
+        if len(self.thresholds) == 1:  # the common case, without the loop
+            test, severity, _ = self.thresholds[0]
+            hit = test(value)
+            return None if hit is None else (severity if hit else "")
         for test, severity, _ in self.thresholds:
             hit = test(value)
             if hit is None:
@@ -119,6 +126,15 @@ def compile_rule(record: Any) -> CompiledRule:
     clear = record["clear_condition"]
     if isinstance(clear, str):
         clear = orjson.loads(clear)
+    fast: list[tuple[Callable[[Any, Any], bool], float, str]] | None = [
+        (_FAST[t["operator"]], float(t["value"]), t["severity"])
+        for t in sorted(thresholds, key=lambda t: -SEVERITY_RANK[t["severity"]])
+        if t["operator"] in _FAST
+        and isinstance(t["value"], int | float)
+        and not isinstance(t["value"], bool)
+    ]
+    if fast is not None and len(fast) != len(thresholds):
+        fast = None
     return CompiledRule(
         id=record["id"],
         name=record["name"],
@@ -127,7 +143,11 @@ def compile_rule(record: Any) -> CompiledRule:
         clear=compile_test(clear["operator"], clear["value"]) if clear else None,
         duration=timedelta(seconds=record["duration_s"]),
         cooldown=timedelta(seconds=record["cooldown_s"]),
+        fast=fast,
     )
+
+
+_FAST: dict[str, Callable[[Any, Any], bool]] = {**_ORDER, "==": op.eq, "!=": op.ne}
 
 
 @dataclass(slots=True)
@@ -151,12 +171,36 @@ class _Scoped:
         return found
 
 
+DeviceInfo = tuple[str, uuid.UUID | None]
+
+
 @dataclass(slots=True)
 class RuleIndex:
     version: int
     loaded_at: float
     by_field: dict[str, _Scoped]
     count: int
+    rules: dict[uuid.UUID, CompiledRule] = field(default_factory=dict)
+    # Per device: the rules that apply to it, by field (resolved once per device and index).
+    resolved: dict[uuid.UUID, tuple[DeviceInfo | None, dict[str, list[CompiledRule]]]] = field(
+        default_factory=dict
+    )
+
+    def for_device(
+        self, device: uuid.UUID, info: DeviceInfo | None
+    ) -> dict[str, list[CompiledRule]]:
+        entry = self.resolved.get(device)
+        if entry is not None and entry[0] == info:
+            return entry[1]
+        fields = {}
+        for name, scoped in self.by_field.items():
+            rules = scoped.matching(device, info)
+            if rules:
+                fields[name] = rules
+        if len(self.resolved) > DEVICE_INFO_MAX:
+            self.resolved.clear()
+        self.resolved[device] = (info, fields)
+        return fields
 
 
 _RULES = """
@@ -168,9 +212,10 @@ FROM alert_rules WHERE enabled AND kind = 'threshold'
 
 async def _load_index(conn: asyncpg.Connection, version: int) -> RuleIndex:
     by_field: dict[str, _Scoped] = {}
+    by_id: dict[uuid.UUID, CompiledRule] = {}
     records = await conn.fetch(_RULES)
     for r in records:
-        rule = compile_rule(r)
+        rule = by_id[r["id"]] = compile_rule(r)
         scoped = by_field.setdefault(rule.field, _Scoped())
         if r["device_id"] is not None:
             scoped.device.setdefault(r["device_id"], []).append(rule)
@@ -180,17 +225,21 @@ async def _load_index(conn: asyncpg.Connection, version: int) -> RuleIndex:
             scoped.site.setdefault(r["site_id"], []).append(rule)
         else:
             scoped.tenant.append(rule)
-    return RuleIndex(version, time.monotonic(), by_field, len(records))
+    return RuleIndex(version, time.monotonic(), by_field, len(records), by_id)
 
 
+# The stored state of the batch's devices: their open alarms and (rule, device) states.
+# By device, not by (rule, device) pair: it returns only rows that exist (few), however many
+# pairs the batch touched, and both halves use an index on device_id.
 _STATE = """
-SELECT k.rule_id, k.device_id, s.breaching_since, s.last_cleared_at,
-       a.id AS alarm_id, a.severity, a.status, a.count
-FROM unnest($1::uuid[], $2::uuid[]) AS k(rule_id, device_id)
-LEFT JOIN alert_rule_state s ON s.rule_id = k.rule_id AND s.device_id = k.device_id
-LEFT JOIN alarms a
-  ON a.rule_id = k.rule_id AND a.device_id = k.device_id AND a.status <> 'CLEARED'
-WHERE s.rule_id IS NOT NULL OR a.id IS NOT NULL
+SELECT a.rule_id, a.device_id, NULL::timestamptz AS breaching_since,
+       NULL::timestamptz AS last_cleared_at, a.id AS alarm_id, a.severity, a.status, a.count
+FROM alarms a WHERE a.device_id = ANY($1::uuid[]) AND a.status <> 'CLEARED'
+UNION ALL
+SELECT s.rule_id, s.device_id, s.breaching_since, s.last_cleared_at, NULL, NULL, NULL, NULL
+FROM alert_rule_state s
+WHERE s.device_id = ANY($1::uuid[])
+  AND (s.breaching_since IS NOT NULL OR s.last_cleared_at IS NOT NULL)
 """
 _SEVERITIES = "ARRAY['WARNING','MINOR','MAJOR','CRITICAL']"
 _UPDATE_ALARMS = f"""
@@ -363,7 +412,8 @@ def _run_pair(
                 alarm.cleared_at = ts
                 alarm.status = "CLEARED"
                 alarm.last_ts = alarm.last_ts or ts
-                last_cleared = ts
+                if rule.cooldown:  # kept only where it matters: fewer state writes
+                    last_cleared = ts
                 changes.history.append((alarm.id, "cleared", alarm.severity, value, ts))
                 changes.events.append(
                     alarm_event(
@@ -444,39 +494,78 @@ class AlarmEngine:
         index = await self.rules(conn, tenant_id)
         if not index.count or not rows:
             return []
-        by_field = index.by_field
         info = await self._device_info(conn, {device for device, _, _ in rows})
-        pairs: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[datetime, Any, str]]] = {}
-        rules: dict[uuid.UUID, CompiledRule] = {}
+        # Pass 1, the hot loop: only breaches are collected. Most readings breach nothing,
+        # and a non-breaching reading matters only to a pair with stored state (pass 2).
+        breached: dict[tuple[uuid.UUID, uuid.UUID], CompiledRule] = {}
+        by_device: dict[uuid.UUID, list[tuple[datetime, dict[str, Any]]]] = {}
         for device, ts, values in rows:
-            device_info = info.get(device)
-            for key, value in values.items():
-                scoped = by_field.get(key)
-                if scoped is None:
-                    continue
-                for rule in scoped.matching(device, device_info):
-                    level = rule.level(value)
-                    if level is None:
-                        continue
-                    pair = (rule.id, device)
-                    readings = pairs.get(pair)
-                    if readings is None:
-                        pairs[pair] = readings = []
-                        rules[rule.id] = rule
-                    readings.append((ts, value, level))
-        if not pairs:
-            return []
-        # Pairs with no breach and no stored state need nothing: skip them before the query.
-        keys = sorted(pairs)  # one lock order for every processor
-        records = await conn.fetch(_STATE, [k[0] for k in keys], [k[1] for k in keys])
-        states = {(r["rule_id"], r["device_id"]): r for r in records}
-        changes = _Changes()
-        for pair in keys:
-            readings = pairs[pair]
-            state = states.get(pair)
-            if state is None and not any(level for _, _, level in readings):
+            candidates_by_field = index.for_device(device, info.get(device))
+            if not candidates_by_field:
                 continue
-            _run_pair(rules[pair[0]], pair[1], readings, state, changes)
+            device_rows = by_device.get(device)
+            if device_rows is None:
+                by_device[device] = device_rows = []
+            device_rows.append((ts, values))
+            for key, candidates in candidates_by_field.items():
+                if key not in values:
+                    continue
+                value = values[key]
+                number = type(value) is int or type(value) is float
+                for rule in candidates:
+                    fast = rule.fast
+                    if fast is not None:
+                        if number:
+                            for compare, target, _ in fast:
+                                if compare(value, target):
+                                    breached[(rule.id, device)] = rule
+                                    break
+                    elif rule.level(value):
+                        breached[(rule.id, device)] = rule
+        if not by_device:
+            return []
+        records = await conn.fetch(_STATE, list(by_device))
+        states: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
+        for r in records:
+            found = (r["rule_id"], r["device_id"])
+            state = states.setdefault(
+                found,
+                {"breaching_since": None, "last_cleared_at": None, "alarm_id": None},
+            )
+            if r["alarm_id"] is not None:
+                state.update(
+                    alarm_id=r["alarm_id"],
+                    severity=r["severity"],
+                    status=r["status"],
+                    count=r["count"],
+                )
+            else:
+                state.update(
+                    breaching_since=r["breaching_since"], last_cleared_at=r["last_cleared_at"]
+                )
+        # Pass 2: the full reading sequence of each pair that breached or has state.
+        work: dict[tuple[uuid.UUID, uuid.UUID], CompiledRule] = dict(breached)
+        for pair in states:
+            if pair in work:
+                continue
+            known = index.rules.get(pair[0])
+            if known is None:
+                continue  # no-data rules, disabled or deleted rules: not evaluated here
+            applicable = index.for_device(pair[1], info.get(pair[1])).get(known.field, ())
+            if known in applicable:
+                work[pair] = known
+        changes = _Changes()
+        for pair in sorted(work):  # one lock order for every processor: no deadlocks
+            rule = work[pair]
+            readings = []
+            for ts, values in by_device[pair[1]]:
+                if rule.field in values:
+                    value = values[rule.field]
+                    level = rule.level(value)
+                    if level is not None:
+                        readings.append((ts, value, level))
+            if readings:
+                _run_pair(rule, pair[1], readings, states.get(pair), changes)
         await self._write(conn, tenant_id, changes, info)
         return changes.events
 

@@ -60,6 +60,8 @@ class IngestResult:
     processor_peak_rss_mb: float
     processor_cpu_s: float
     bytes_per_metric: float
+    rules: int = 0
+    alarms_raised: int = 0
 
     @property
     def lost(self) -> int:
@@ -172,7 +174,71 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _seed(dsn: str, devices: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+# Fields of the bench messages, and some of other device kinds that the bench never sends.
+_BENCH_RULES: tuple[tuple[str, dict[str, Any], list[dict[str, Any]]], ...] = (
+    ("temperature", {"operator": ">", "value": 45}, [{"operator": ">", "value": 60}]),
+    ("humidity", {"operator": "outside", "value": [10, 95]}, []),
+    ("battery", {"operator": "<", "value": 5}, [{"operator": "<", "value": 2}]),
+    ("rssi", {"operator": "<", "value": -110}, []),
+)
+_OTHER_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("pressure", {"operator": ">", "value": 1100}),
+    ("co2", {"operator": ">=", "value": 1500}),
+    ("vibration", {"operator": "between", "value": [5, 50]}),
+    ("door_open", {"operator": "==", "value": True}),
+    ("state", {"operator": "==", "value": "fault"}),
+)
+_RULE_INSERT = """
+INSERT INTO alert_rules (id, tenant_id, name, field, thresholds, clear_condition, severity,
+  duration_s, device_id, device_type)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10)
+"""
+
+
+def bench_rules(tenant: uuid.UUID, devices: list[uuid.UUID], count: int) -> list[tuple[Any, ...]]:
+    """`count` realistic rules: one in ten on the bench's fields (mostly per device, some per
+    device type; one in 25 of those breaches about half the time, so alarms are raised,
+    counted and cleared during the run), the rest on fields of other device kinds."""
+    rules: list[tuple[Any, ...]] = []
+    for i in range(count):
+        device: uuid.UUID | None = devices[(i // 10) % len(devices)]
+        device_type: str | None = None
+        clear: dict[str, Any] | None = None
+        escalation: list[dict[str, Any]] = []
+        duration = 0
+        if i % 10 == 0:
+            field, condition, escalation = _BENCH_RULES[(i // 10) % len(_BENCH_RULES)]
+            if (i // 10) % 5 == 4:
+                device, device_type = None, "bench-sensor"
+            if (i // 10) % 25 == 0:  # breaches: temperature runs 20..29.9
+                field, condition, escalation = "temperature", {"operator": ">", "value": 25}, []
+                clear = {"field": field, "operator": "<", "value": 22}
+            if field == "rssi":
+                duration = 300
+        else:
+            field, condition = _OTHER_RULES[i % len(_OTHER_RULES)]
+            if i % 3 == 0:
+                device, device_type = None, ("hvac", "meter", "door")[i % 3]
+        thresholds = [{**condition, "severity": "MAJOR"}]
+        thresholds += [{**e, "severity": "CRITICAL"} for e in escalation]
+        rules.append(
+            (
+                uuid.uuid4(),
+                tenant,
+                f"bench-rule-{i:05d}",
+                field,
+                orjson.dumps(thresholds).decode(),
+                orjson.dumps(clear).decode() if clear else None,
+                "MAJOR",
+                duration,
+                device,
+                device_type,
+            )
+        )
+    return rules
+
+
+async def _seed(dsn: str, devices: int, rules: int = 0) -> tuple[uuid.UUID, list[uuid.UUID]]:
     conn = await asyncpg.connect(dsn, server_settings={"role": "gito_app"})
     try:
         async with conn.transaction():
@@ -190,6 +256,8 @@ async def _seed(dsn: str, devices: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
                 "VALUES ($1, $2, $3, 'bench-sensor')",
                 [(d, tenant, f"bench-{i:05d}") for i, d in enumerate(ids)],
             )
+            if rules:
+                await conn.executemany(_RULE_INSERT, bench_rules(tenant, ids, rules))
         return tenant, ids
     finally:
         await conn.close()
@@ -203,9 +271,10 @@ async def _measure(
     devices: int,
     publishers: int,
     rate: float | None,
+    rules: int = 0,
 ) -> IngestResult:
     owner = asyncpg_dsn(database_url)
-    tenant, device_ids = await _seed(owner, devices)
+    tenant, device_ids = await _seed(owner, devices, rules)
     latencies: list[float] = []
 
     def on_event(_c: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -269,6 +338,7 @@ async def _measure(
         tenant,
     )
     total_rows = await watcher.fetchval("SELECT count(*) FROM telemetry")
+    alarms_raised = await watcher.fetchval("SELECT count(*) FROM alarms")
     size = await watcher.fetchval(
         "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_inherits i "
         "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'telemetry'::regclass"
@@ -288,11 +358,19 @@ async def _measure(
         processor_peak_rss_mb=peak_rss,
         processor_cpu_s=cpu_used,
         bytes_per_metric=size / max(total_rows * METRICS_PER_MESSAGE, 1),
+        rules=rules,
+        alarms_raised=alarms_raised,
     )
 
 
 def run_ingest(
-    settings: Settings, *, messages: int, devices: int, publishers: int, rate: float | None
+    settings: Settings,
+    *,
+    messages: int,
+    devices: int,
+    publishers: int,
+    rate: float | None,
+    rules: int = 0,
 ) -> IngestResult:
     with scratch_database(settings.database_url) as database_url:
         migrations.upgrade(database_url)
@@ -306,11 +384,14 @@ def run_ingest(
                     devices,
                     publishers,
                     rate,
+                    rules,
                 )
             )
         with private_mosquitto() as broker:
             return asyncio.run(
-                _measure(settings, database_url, broker.port, messages, devices, publishers, rate)
+                _measure(
+                    settings, database_url, broker.port, messages, devices, publishers, rate, rules
+                )
             )
 
 
@@ -332,5 +413,6 @@ def render(result: IngestResult) -> str:
         f"processor CPU           {result.processor_cpu_s:.2f} s = "
         f"{result.stored_rows / max(result.processor_cpu_s, 1e-9):.0f} msg per CPU-second",
         f"storage                 {result.bytes_per_metric:.1f} bytes of table+index per metric",
+        f"alert rules             {result.rules} enabled, {result.alarms_raised} alarms raised",
     ]
     return "\n".join(lines)
