@@ -43,7 +43,7 @@ async def test_sign_in_list_search_and_screenshot(
     tenant, _ = await fleet(factory)
     await sign_in(page, server_url, tenant.admin.email)
     await page.wait_for_url(f"{server_url}/")
-    assert await page.get_by_role("heading", name="Overview").is_visible()
+    await page.get_by_role("heading", name="Overview").wait_for()
     await page.get_by_test_id("count-offline").wait_for()
 
     await page.get_by_role("link", name="Devices").first.click()
@@ -263,5 +263,6 @@ async def test_telemetry_chart_latest_values_and_live_updates(
         )
         feed = page.get_by_test_id("live-feed")
         await feed.get_by_text("temperature=29.5").wait_for()
-        assert await feed.get_by_role("link", name="greenhouse-1").first.is_visible()
+        # Named once the recently-active device list has loaded (an id prefix until then).
+        await feed.get_by_role("link", name="greenhouse-1").first.wait_for()
         await page.screenshot(path="/tmp/gito-web-overview.png", full_page=True)
