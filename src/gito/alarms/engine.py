@@ -13,6 +13,8 @@ from __future__ import annotations
 import operator as op
 import time
 import uuid
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -147,7 +149,8 @@ def compile_rule(record: Any) -> CompiledRule:
     )
 
 
-_FAST: dict[str, Callable[[Any, Any], bool]] = {**_ORDER, "==": op.eq, "!=": op.ne}
+_FAST: dict[str, Callable[[Any, Any], bool]] = {**_ORDER, "==": op.eq}
+_FAST_NAME = {compare: name for name, compare in _FAST.items()}
 
 
 @dataclass(slots=True)
@@ -171,6 +174,51 @@ class _Scoped:
         return found
 
 
+class FieldPlan:
+    """The rules of one device and field, arranged so that a numeric reading finds the
+    thresholds it breaches by binary search instead of testing every rule: per operator,
+    the thresholds sorted, with their rules alongside. A rule with several thresholds appears
+    once per threshold (a hit on any means a breach; `level` then picks the severity).
+    Rules with other conditions (booleans, strings, ranges, `!=`) are tested one by one."""
+
+    __slots__ = ("eq", "ge", "gt", "ids", "le", "lt", "slow")
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        self.ids = frozenset(r.id for r in rules)
+        self.slow = [r for r in rules if r.fast is None]
+        entries: dict[str, list[tuple[float, CompiledRule]]] = defaultdict(list)
+        self.eq: dict[float, list[CompiledRule]] = defaultdict(list)
+        for rule in rules:
+            for compare, target, _ in rule.fast or ():
+                if compare is op.eq:
+                    self.eq[target].append(rule)
+                else:
+                    entries[_FAST_NAME[compare]].append((target, rule))
+        self.gt, self.ge, self.lt, self.le = (
+            ([t for t, _ in e], [r for _, r in e])
+            for e in (sorted(entries[o], key=lambda x: x[0]) for o in (">", ">=", "<", "<="))
+        )
+
+    def breached(self, value: float) -> list[CompiledRule]:
+        """The rules with a numeric threshold this value meets."""
+        hits: list[CompiledRule] = []
+        targets, rules = self.gt  # target < value
+        if targets:
+            hits.extend(rules[: bisect_left(targets, value)])
+        targets, rules = self.ge  # target <= value
+        if targets:
+            hits.extend(rules[: bisect_right(targets, value)])
+        targets, rules = self.lt  # target > value
+        if targets:
+            hits.extend(rules[bisect_right(targets, value) :])
+        targets, rules = self.le  # target >= value
+        if targets:
+            hits.extend(rules[bisect_left(targets, value) :])
+        if self.eq:
+            hits.extend(self.eq.get(value, ()))
+        return hits
+
+
 DeviceInfo = tuple[str, uuid.UUID | None]
 
 
@@ -182,13 +230,11 @@ class RuleIndex:
     count: int
     rules: dict[uuid.UUID, CompiledRule] = field(default_factory=dict)
     # Per device: the rules that apply to it, by field (resolved once per device and index).
-    resolved: dict[uuid.UUID, tuple[DeviceInfo | None, dict[str, list[CompiledRule]]]] = field(
+    resolved: dict[uuid.UUID, tuple[DeviceInfo | None, dict[str, FieldPlan]]] = field(
         default_factory=dict
     )
 
-    def for_device(
-        self, device: uuid.UUID, info: DeviceInfo | None
-    ) -> dict[str, list[CompiledRule]]:
+    def for_device(self, device: uuid.UUID, info: DeviceInfo | None) -> dict[str, FieldPlan]:
         entry = self.resolved.get(device)
         if entry is not None and entry[0] == info:
             return entry[1]
@@ -196,7 +242,7 @@ class RuleIndex:
         for name, scoped in self.by_field.items():
             rules = scoped.matching(device, info)
             if rules:
-                fields[name] = rules
+                fields[name] = FieldPlan(rules)
         if len(self.resolved) > DEVICE_INFO_MAX:
             self.resolved.clear()
         self.resolved[device] = (info, fields)
@@ -507,20 +553,15 @@ class AlarmEngine:
             if device_rows is None:
                 by_device[device] = device_rows = []
             device_rows.append((ts, values))
-            for key, candidates in candidates_by_field.items():
+            for key, plan in candidates_by_field.items():
                 if key not in values:
                     continue
                 value = values[key]
-                number = type(value) is int or type(value) is float
-                for rule in candidates:
-                    fast = rule.fast
-                    if fast is not None:
-                        if number:
-                            for compare, target, _ in fast:
-                                if compare(value, target):
-                                    breached[(rule.id, device)] = rule
-                                    break
-                    elif rule.level(value):
+                if type(value) is int or type(value) is float:
+                    for rule in plan.breached(value):
+                        breached[(rule.id, device)] = rule
+                for rule in plan.slow:
+                    if rule.level(value):
                         breached[(rule.id, device)] = rule
         if not by_device:
             return []
@@ -551,8 +592,8 @@ class AlarmEngine:
             known = index.rules.get(pair[0])
             if known is None:
                 continue  # no-data rules, disabled or deleted rules: not evaluated here
-            applicable = index.for_device(pair[1], info.get(pair[1])).get(known.field, ())
-            if known in applicable:
+            applicable = index.for_device(pair[1], info.get(pair[1])).get(known.field)
+            if applicable is not None and known.id in applicable.ids:
                 work[pair] = known
         changes = _Changes()
         for pair in sorted(work):  # one lock order for every processor: no deadlocks
