@@ -4,10 +4,12 @@ and a restart on the same data dir that finds everything where it was left."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +87,16 @@ def gito_up(data_dir: Path, workdir: Path, **env_extra: str) -> Iterator[Running
     assert "Traceback" not in running.output(), running.output()
 
 
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data dir outside pytest's temporary tree: run as root, pgserver starts PostgreSQL as
+    an unprivileged user that must traverse the parents, and pytest keeps resetting its
+    `/tmp/pytest-of-<user>` to 0700 (any concurrent pytest session does too)."""
+    root = Path(tempfile.mkdtemp(prefix="gito-up-test-"))
+    yield root / "data"
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def _login(url: str, email: str, password: str) -> dict[str, str]:
     response = httpx.post(
         f"{url}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
@@ -98,8 +110,7 @@ def _login(url: str, email: str, password: str) -> dict[str, str]:
     }
 
 
-def test_gito_up_keeps_data_across_restarts(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_gito_up_keeps_data_across_restarts(data_dir: Path, tmp_path: Path) -> None:
     admin = {"GITO_ADMIN_EMAIL": "owner@example.com", "GITO_ADMIN_PASSWORD": "first start pw"}
 
     with gito_up(data_dir, tmp_path, **admin) as first:
@@ -133,8 +144,7 @@ def test_gito_up_keeps_data_across_restarts(tmp_path: Path) -> None:
         assert "super-admin" not in second.output()
 
 
-def test_gito_up_prints_generated_credentials_once(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_gito_up_prints_generated_credentials_once(data_dir: Path, tmp_path: Path) -> None:
     with gito_up(data_dir, tmp_path) as first:
         output = first.output()
         assert "password:" in output, output
