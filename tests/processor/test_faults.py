@@ -109,8 +109,8 @@ async def test_kill_9_mid_stream_loses_nothing(
         assert stored_at_kill < count
         second = _processor_process(database_url, own_broker.port, client_id, group)
         try:
-            await asyncio.wait_for(publishing, 60)
-            await _all_stored(owner_dsn, device_id, count, timeout=60)
+            await asyncio.wait_for(publishing, 120)
+            await _all_stored(owner_dsn, device_id, count, timeout=120)
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0  # a clean shutdown on SIGTERM
@@ -169,7 +169,7 @@ async def test_broker_restart_mid_stream_loses_nothing(
     await asyncio.sleep(1.5)
     own_broker.start()
     await asyncio.wait_for(publishing, 90)
-    await _all_stored(owner_dsn, device_id, count, timeout=60)
+    await _all_stored(owner_dsn, device_id, count, timeout=120)
 
 
 async def test_ten_second_database_outage_loses_nothing(
@@ -196,8 +196,8 @@ async def test_ten_second_database_outage_loses_nothing(
         await asyncio.sleep(10.0)
         during = (await _counts(owner_dsn, device_id))[0]
         proxy.restore()
-        await asyncio.wait_for(publishing, 60)
-        await _all_stored(owner_dsn, device_id, count, timeout=60)
+        await asyncio.wait_for(publishing, 120)
+        await _all_stored(owner_dsn, device_id, count, timeout=120)
         assert during < count  # the outage really stopped storage for a while
     finally:
         await proxy.stop()
