@@ -204,6 +204,85 @@ def create_admin(
     console.print(f"{role.value} {email} created in tenant {tenant}")
 
 
+@app.command()
+def simulate(
+    email: Annotated[
+        str, typer.Option(envvar="GITO_ADMIN_EMAIL", prompt=True, help="User to register with.")
+    ],
+    password: Annotated[
+        str, typer.Option(envvar="GITO_ADMIN_PASSWORD", prompt=True, hide_input=True)
+    ],
+    devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 10,
+    rate: Annotated[
+        float, typer.Option(min=0.001, help="Messages per second, all devices together.")
+    ] = 10.0,
+    duration: Annotated[float, typer.Option(min=0, help="Seconds to run; 0: until Ctrl-C.")] = 0,
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant id (SUPER_ADMIN); default: the user's own.")
+    ] = None,
+    api_url: Annotated[str, typer.Option(help="The Gito API.")] = "http://127.0.0.1:8000",
+    broker_host: Annotated[str, typer.Option(envvar="MQTT_BROKER_HOST")] = "127.0.0.1",
+    broker_port: Annotated[int, typer.Option(envvar="MQTT_BROKER_PORT")] = 1883,
+    prefix: Annotated[str, typer.Option(help="Devices are named sim-<prefix>-NNNN.")] = "sim",
+    mqtt_version: Annotated[
+        str, typer.Option(help="auto, 5 or 3.1.1 (auto asks the broker).")
+    ] = "auto",
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible readings.")] = None,
+    silences: Annotated[
+        bool, typer.Option(help="Let devices fall silent now and then, as real ones do.")
+    ] = True,
+) -> None:
+    """Simulate a fleet: register (or reuse) devices named sim-<prefix>-NNNN through the API,
+    then publish realistic telemetry through the MQTT broker with each device's own
+    credentials and answer commands (reboot, set_interval). Prints a summary at the end."""
+    import os
+    import uuid
+    from typing import cast
+
+    import httpx
+
+    from gito.simulator import run_simulation
+    from gito.simulator.device import MqttVersion
+    from gito.simulator.registry import RegistrationError
+    from gito.simulator.report import render_summary
+
+    if mqtt_version not in ("auto", "5", "3.1.1"):
+        raise typer.BadParameter("--mqtt-version must be auto, 5 or 3.1.1")
+    try:
+        tenant_id = uuid.UUID(tenant) if tenant else None
+    except ValueError:
+        raise typer.BadParameter("--tenant must be a tenant id (UUID)") from None
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), json=False)
+    summaries = []
+
+    async def main(stop: asyncio.Event) -> None:
+        summaries.append(
+            await run_simulation(
+                api_url,
+                broker_host,
+                broker_port,
+                email,
+                password,
+                devices,
+                rate,
+                duration,
+                tenant=tenant_id,
+                prefix=prefix,
+                stop=stop,
+                mqtt_version=cast(MqttVersion, mqtt_version),
+                seed=seed,
+                silences=silences,
+            )
+        )
+
+    try:
+        asyncio.run(_until_signalled(main))
+    except (RegistrationError, ValueError, httpx.HTTPError) as exc:
+        console.print(f"[red]simulation failed:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+    Console().print(render_summary(summaries[0]))
+
+
 @bench_app.command("api")
 def bench_api(
     devices: Annotated[int, typer.Option(min=1, help="Devices in the bench tenant.")] = 10_000,
