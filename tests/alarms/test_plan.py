@@ -39,6 +39,15 @@ def test_plan_agrees_with_testing_every_rule() -> None:
             for i in range(count)
         ]
         rules.append(_rule(thresholds))
+    rules.append(_rule([{"operator": "outside", "value": [-1, 2.5], "severity": "MAJOR"}]))
+    rules.append(
+        _rule(
+            [
+                {"operator": "outside", "value": [-3, 3], "severity": "MINOR"},
+                {"operator": ">", "value": 4, "severity": "CRITICAL"},
+            ]
+        )
+    )
     rules.append(_rule([{"operator": "!=", "value": 1, "severity": "MAJOR"}]))
     rules.append(_rule([{"operator": "between", "value": [0, 1], "severity": "MAJOR"}]))
     plan = FieldPlan(rules)  # type: ignore[arg-type]

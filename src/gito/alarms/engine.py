@@ -128,15 +128,21 @@ def compile_rule(record: Any) -> CompiledRule:
     clear = record["clear_condition"]
     if isinstance(clear, str):
         clear = orjson.loads(clear)
-    fast: list[tuple[Callable[[Any, Any], bool], float, str]] | None = [
-        (_FAST[t["operator"]], float(t["value"]), t["severity"])
-        for t in sorted(thresholds, key=lambda t: -SEVERITY_RANK[t["severity"]])
-        if t["operator"] in _FAST
-        and isinstance(t["value"], int | float)
-        and not isinstance(t["value"], bool)
-    ]
-    if fast is not None and len(fast) != len(thresholds):
-        fast = None
+    entries: list[tuple[Callable[[Any, Any], bool], float, str]] = []
+    for t in sorted(thresholds, key=lambda t: -SEVERITY_RANK[t["severity"]]):
+        target, severity = t["value"], t["severity"]
+        if t["operator"] == "outside":  # below low or above high
+            entries += [(op.lt, float(target[0]), severity), (op.gt, float(target[1]), severity)]
+        elif (
+            t["operator"] in _FAST
+            and isinstance(target, int | float)
+            and not isinstance(target, bool)
+        ):
+            entries.append((_FAST[t["operator"]], float(target), severity))
+        else:
+            entries = []
+            break
+    fast = entries or None
     return CompiledRule(
         id=record["id"],
         name=record["name"],
@@ -181,7 +187,7 @@ class FieldPlan:
     once per threshold (a hit on any means a breach; `level` then picks the severity).
     Rules with other conditions (booleans, strings, ranges, `!=`) are tested one by one."""
 
-    __slots__ = ("eq", "ge", "gt", "ids", "le", "lt", "slow")
+    __slots__ = ("eq", "ge", "gt", "ids", "le", "lt", "safe", "slow")
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.ids = frozenset(r.id for r in rules)
@@ -199,8 +205,21 @@ class FieldPlan:
             for e in (sorted(entries[o], key=lambda x: x[0]) for o in (">", ">=", "<", "<="))
         )
 
+        # The interval of values that meet no threshold at all, as (above_le, above_lt,
+        # below_ge, below_gt): the common reading is inside it and costs one comparison.
+        inf = float("inf")
+        self.safe = (
+            self.le[0][-1] if self.le[0] else -inf,  # value > every `<=` target
+            self.lt[0][-1] if self.lt[0] else -inf,  # value >= every `<` target
+            self.ge[0][0] if self.ge[0] else inf,  # value < every `>=` target
+            self.gt[0][0] if self.gt[0] else inf,  # value <= every `>` target
+        )
+
     def breached(self, value: float) -> list[CompiledRule]:
         """The rules with a numeric threshold this value meets."""
+        above_le, above_lt, below_ge, below_gt = self.safe
+        if above_le < value < below_ge and above_lt <= value <= below_gt and not self.eq:
+            return []
         hits: list[CompiledRule] = []
         targets, rules = self.gt  # target < value
         if targets:
@@ -546,23 +565,27 @@ class AlarmEngine:
         breached: dict[tuple[uuid.UUID, uuid.UUID], CompiledRule] = {}
         by_device: dict[uuid.UUID, list[tuple[datetime, dict[str, Any]]]] = {}
         for device, ts, values in rows:
-            candidates_by_field = index.for_device(device, info.get(device))
-            if not candidates_by_field:
-                continue
             device_rows = by_device.get(device)
             if device_rows is None:
                 by_device[device] = device_rows = []
             device_rows.append((ts, values))
-            for key, plan in candidates_by_field.items():
-                if key not in values:
-                    continue
-                value = values[key]
-                if type(value) is int or type(value) is float:
-                    for rule in plan.breached(value):
-                        breached[(rule.id, device)] = rule
-                for rule in plan.slow:
-                    if rule.level(value):
-                        breached[(rule.id, device)] = rule
+        # Per device, not per row: the rule plan is looked up once for all its readings.
+        for device in list(by_device):
+            plans = index.for_device(device, info.get(device))
+            if not plans:
+                del by_device[device]
+                continue
+            for _, values in by_device[device]:
+                for key, plan in plans.items():
+                    if key not in values:
+                        continue
+                    value = values[key]
+                    if type(value) is int or type(value) is float:
+                        for rule in plan.breached(value):
+                            breached[(rule.id, device)] = rule
+                    for rule in plan.slow:
+                        if rule.level(value):
+                            breached[(rule.id, device)] = rule
         if not by_device:
             return []
         records = await conn.fetch(_STATE, list(by_device))
