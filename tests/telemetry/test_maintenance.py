@@ -117,3 +117,22 @@ async def test_dead_letters_are_trimmed_by_age_and_count(factory: Factory, owner
     finally:
         await owner.close()
     assert left == 3
+
+
+async def test_concurrent_partition_creation_is_safe(owner_dsn: str) -> None:
+    """A processor batch and the maintenance job may create the same day at once."""
+    import asyncio
+
+    day = TODAY + timedelta(days=40)
+    conns = [await _app(owner_dsn) for _ in range(4)]
+    try:
+
+        async def create(conn: asyncpg.Connection) -> str:
+            async with conn.transaction():
+                return str(await conn.fetchval("SELECT gito_ensure_telemetry_partition($1)", day))
+
+        names = await asyncio.gather(*(create(c) for c in conns))
+    finally:
+        for conn in conns:
+            await conn.close()
+    assert set(names) == {f"telemetry_{day:%Y%m%d}"}

@@ -94,11 +94,18 @@ def upgrade() -> None:
       part text := 'telemetry_' || to_char(p_day, 'YYYYMMDD');
     BEGIN
       IF to_regclass(part) IS NULL THEN
-        EXECUTE format(
-          'CREATE TABLE IF NOT EXISTS %I PARTITION OF telemetry FOR VALUES FROM (%L) TO (%L)',
-          part, p_day::timestamp AT TIME ZONE 'UTC', (p_day + 1)::timestamp AT TIME ZONE 'UTC');
+        -- CREATE TABLE IF NOT EXISTS is not safe against a concurrent creator (a processor's
+        -- batch and the maintenance job): serialise on the partition's name, then re-check.
+        PERFORM pg_advisory_xact_lock(hashtext(part));
+        IF to_regclass(part) IS NULL THEN
+          EXECUTE format(
+            'CREATE TABLE %I PARTITION OF telemetry FOR VALUES FROM (%L) TO (%L)',
+            part, p_day::timestamp AT TIME ZONE 'UTC', (p_day + 1)::timestamp AT TIME ZONE 'UTC');
+        END IF;
       END IF;
       RETURN part;
+    EXCEPTION WHEN duplicate_table THEN
+      RETURN part;  -- created meanwhile by a transaction that did not take the lock
     END
     $$;
 
