@@ -27,6 +27,7 @@ from gito.api.ws import router as ws_router
 from gito.audit.routes import router as audit_router
 from gito.auth.routes import router as auth_router
 from gito.broker.provisioning import make_provisioner
+from gito.commands.routes import router as commands_router
 from gito.config import Settings, get_settings
 from gito.db.engine import db_ping, dispose_engine, init_engine, sessionmaker
 from gito.db.rawpool import asyncpg_dsn
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry_router,
         ingest_router,
         alarms_router,
+        commands_router,
         ws_router,
     ):
         api.include_router(router)

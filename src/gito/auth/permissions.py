@@ -27,6 +27,7 @@ class Permission(StrEnum):
     ALARMS_READ = "alarms:read"
     ALARMS_ACK = "alarms:ack"
     RULES_WRITE = "rules:write"
+    COMMANDS_SEND = "commands:send"
 
 
 _READ = {
@@ -46,9 +47,10 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             Permission.DEVICE_CREDENTIALS,
             Permission.ALARMS_ACK,
             Permission.RULES_WRITE,
+            Permission.COMMANDS_SEND,
         }
     ),
-    Role.CLIENT: frozenset(_READ | {Permission.ALARMS_ACK}),
+    Role.CLIENT: frozenset(_READ | {Permission.ALARMS_ACK, Permission.COMMANDS_SEND}),
     Role.VIEWER: frozenset(_READ),
 }
 

@@ -22,6 +22,7 @@ import structlog
 from gmqtt import Client
 from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50, MQTTv311
 
+from gito.commands.answers import CommandAnswers
 from gito.config import Settings
 from gito.db.rawpool import create_app_pool
 from gito.events.bus import RedisPublisher
@@ -85,6 +86,14 @@ class Processor:
             receive_maximum=settings.processor_receive_maximum,
         )
         self.subscriber = BulkAckSubscriber(self.client, self._on_publish)
+        self.answers = CommandAnswers(
+            pool,
+            dead_letter=self.batcher.add,
+            acknowledge=self._acknowledge,
+            notify=settings.processor_live_events and self.redis is None,
+            publish=self.redis.publish if (settings.processor_live_events and self.redis) else None,
+        )
+        self._answering: set[asyncio.Task[None]] = set()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self._received = metrics.MESSAGES_RECEIVED.labels("mqtt")
@@ -121,6 +130,13 @@ class Processor:
         self, topic: str, payload: bytes, redelivered: bool, token: AckToken | None
     ) -> None:
         self._received.inc()
+        parsed = self._topic(topic)
+        if parsed is not None and parsed.kind is Kind.COMMAND_RESPONSE:
+            metrics.COMMAND_RESPONSES.inc()
+            task = asyncio.create_task(self.answers.handle(parsed, topic, payload, token))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+            return
         self.batcher.add(self.classify(topic, payload, redelivered=redelivered), token)
 
     def _acknowledge(self, tokens: list[AckToken | None]) -> None:
@@ -141,15 +157,14 @@ class Processor:
         if parsed is None:
             return Rejected(None, None, topic, Reason.INVALID_TOPIC, "not a device topic", payload)
         if parsed.kind is Kind.COMMAND_RESPONSE:
-            # Device commands (issue 4) consume these; until then they are counted and kept
-            # as dead letters so nothing a device sent vanishes silently.
-            metrics.COMMAND_RESPONSES.inc()
+            # Answers to commands are applied by `CommandAnswers` (see `_on_publish`), not
+            # stored as telemetry.
             return Rejected(
                 parsed.tenant_id,
                 parsed.device_id,
                 topic,
                 Reason.INVALID_TOPIC,
-                "command responses are not handled yet",
+                "a command response is not telemetry",
                 payload,
             )
         try:
@@ -190,6 +205,8 @@ class Processor:
         await self._connect_with_retry(stop)
         await stop.wait()
         log.info("processor stopping: writing pending messages", pending=self.batcher.pending)
+        if self._answering:
+            await asyncio.wait(set(self._answering), timeout=10)
         await self.batcher.drain()
         try:
             await asyncio.wait_for(writer, timeout=30)

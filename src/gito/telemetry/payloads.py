@@ -58,6 +58,10 @@ class Reason(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     TENANT_MISMATCH = "tenant_mismatch"
     STORAGE_ERROR = "storage_error"
+    # Command responses (gito.commands.answers).
+    INVALID_RESPONSE = "invalid_response"
+    UNKNOWN_COMMAND = "unknown_command"
+    LATE_RESPONSE = "late_response"
 
 
 class PayloadError(ValueError):
