@@ -16,6 +16,7 @@ from rich.panel import Panel
 from gito.auth.permissions import Role
 from gito.config import Settings, get_settings
 from gito.logging import configure_logging
+from gito.platform import DemoRunner
 
 app = typer.Typer(help="Gito IoT platform.", no_args_is_help=True, add_completion=False)
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
@@ -88,6 +89,9 @@ def up(
     data_dir: DataDir = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port (API, docs, dashboard).")] = 8000,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also run a small simulated fleet (8 devices).")
+    ] = False,
 ) -> None:
     """Start the whole platform: API, dashboard, processor and (without MQTT_BROKER_HOST) an
     embedded MQTT broker. Without DATABASE_URL an embedded PostgreSQL is used."""
@@ -106,8 +110,35 @@ def up(
                 host=host,
                 port=port,
                 broker_port_explicit="MQTT_BROKER_PORT" in os.environ,
+                demo=asyncio.run(_demo_runner(settings)) if demo else None,
             )
         )
+
+
+async def _demo_runner(settings: Settings) -> DemoRunner | None:
+    """`gito up --demo`: the simulator's demo fleet, registered by a demo account of the
+    Default tenant (gito.bootstrap.ensure_demo_user)."""
+    from gito.bootstrap import ensure_demo_user
+    from gito.db.engine import dispose_engine, init_engine
+    from gito.simulator.runner import run_demo
+
+    assert settings.database_url
+    init_engine(settings.database_url, pool_size=1)
+    try:
+        credentials = await ensure_demo_user()
+    finally:
+        await dispose_engine()
+    if credentials is None:
+        console.print("[yellow]no tenant named Default: the demo fleet does not start[/yellow]")
+        return None
+    email, password = credentials
+
+    async def run(live: Settings, api_url: str, stop: asyncio.Event) -> None:
+        creds = {"gito_admin_email": email, "gito_admin_password": password}
+        await run_demo(live.model_copy(update=creds), api_url, stop)
+
+    console.print("demo fleet: 8 simulated devices in tenant Default")
+    return run
 
 
 @app.command()
