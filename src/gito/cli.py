@@ -185,6 +185,19 @@ def processor() -> None:
     asyncio.run(_until_signalled(lambda stop: run_processor(settings, broker, stop)))
 
 
+@app.command()
+def scheduler() -> None:
+    """Run the scheduler: offline detection, command deadlines and resends, telemetry
+    partitions and retention, audit-log retention, no-data alarms. Safe to run several:
+    each job runs once per interval across all of them (PostgreSQL advisory locks)."""
+    settings = _settings()
+    if not settings.database_url:
+        raise typer.BadParameter("DATABASE_URL must be set")
+    from gito.scheduler.runner import run_scheduler
+
+    asyncio.run(_until_signalled(lambda stop: run_scheduler(settings, stop)))
+
+
 async def _until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run `main(stop)`; SIGINT/SIGTERM set `stop` so the role shuts down cleanly."""
     import signal

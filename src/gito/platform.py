@@ -1,6 +1,6 @@
 """`gito up`: every role of the platform in one process (DESIGN §2, embedded defaults).
 
-API + WebSocket + dashboard (uvicorn), the telemetry processor, and — without
+API + WebSocket + dashboard (uvicorn), the telemetry processor, the scheduler, and — without
 `MQTT_BROKER_HOST` — the embedded MQTT broker, all on one event loop. That suits a laptop, a
 demo or a small fleet; larger deployments run `gito api` and `gito processor` as separate
 processes next to Mosquitto (docs/DEPLOYMENT.md). Ctrl-C stops the parts in the order that
@@ -63,6 +63,7 @@ async def serve(
     from gito.api.app import create_app
     from gito.broker.credentials import service_credentials, uses_embedded_broker
     from gito.processor.service import BrokerAddress, run_processor
+    from gito.scheduler.runner import run_scheduler
 
     broker = None
     if uses_embedded_broker(settings):
@@ -91,6 +92,7 @@ async def serve(
     processor = asyncio.create_task(
         run_processor(settings, address, stop_workers), name="processor"
     )
+    scheduler = asyncio.create_task(run_scheduler(settings, stop_workers), name="scheduler")
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host=host, port=port, log_config=None, access_log=False
@@ -109,5 +111,7 @@ async def serve(
                 await asyncio.wait_for(task, 15)
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(processor, 40)
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(scheduler, 15)
         if broker is not None:
             await broker.stop()
