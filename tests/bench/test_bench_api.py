@@ -30,8 +30,9 @@ async def test_bench_api_smoke(database_url: str, settings: Settings) -> None:
     assert load.outcomes == {"200": 40}
     lat = load.latency_ms
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"]
-    # Open loop at 20 req/s: completions arrive at about the sending rate.
-    assert 15 <= load.achieved_rate <= 25
+    # Open loop: 40 answers over at least the 1.95 s between the first and last due time, so
+    # never above the sending rate (a busy CI machine may stretch the span, never shrink it).
+    assert 0 < load.achieved_rate <= 40 / 1.95
     assert result.server_cpu_percent is not None and result.server_cpu_percent > 0
     assert result.path == "GET /api/v1/tenants/{t}/devices?per_page=50"
     assert render(result).row_count >= 15
