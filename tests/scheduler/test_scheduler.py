@@ -88,7 +88,9 @@ async def test_a_failing_job_rolls_back_and_is_retried(settings: Settings) -> No
     scheduler = Scheduler(settings, pool, jobs=[job])
     stop = asyncio.Event()
     task = asyncio.create_task(scheduler.run(stop))
-    await asyncio.sleep(0.7)
+    async with asyncio.timeout(20):
+        while scheduler.runs.get(job.name, 0) < 1:
+            await asyncio.sleep(0.05)
     stop.set()
     await task
     await pool.close()
