@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ SERVER_START_TIMEOUT_S = 60.0
 # Above this much CPU (in % of one core) used by processes outside the benchmark, the run is
 # flagged: the figures then say more about the neighbours than about Gito.
 NOISY_MACHINE_PERCENT = 25.0
+# CPU of the API and database processes is sampled this often during the measured window.
+CPU_SAMPLE_INTERVAL_S = 0.5
 
 
 @dataclass
@@ -62,8 +65,51 @@ class CpuSample:
                 sample.seconds[proc.pid] = times.user + times.system
         return sample
 
-    def used_since(self, earlier: CpuSample) -> float:
-        return sum(max(0.0, s - earlier.seconds.get(pid, 0.0)) for pid, s in self.seconds.items())
+
+class CpuTracker:
+    """CPU seconds used by the API process tree and the database backends during a window.
+
+    Sampled every `CPU_SAMPLE_INTERVAL_S`, not only at both ends: a backend that exits inside
+    the window (the pool closes overflow connections when they are returned) still counts
+    what it had used at its last sample instead of vanishing from the sum."""
+
+    def __init__(self, server_pid: int | None, database_name: str | None) -> None:
+        self.server_pid = server_pid
+        self.database_name = database_name
+        self.baseline: dict[int, float] = {}
+        self.latest: dict[int, float] = {}
+        self.server_pids: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-tracker", daemon=True)
+        self._result: tuple[float, float] | None = None
+
+    def _sample(self, *, initial: bool = False) -> None:
+        server = process_tree(self.server_pid) if self.server_pid else []
+        self.server_pids.update(p.pid for p in server)
+        backends = database_backends(self.database_name) if self.database_name else []
+        for pid, seconds in CpuSample.of(server + backends).seconds.items():
+            if initial:
+                self.baseline[pid] = seconds
+            self.latest[pid] = max(self.latest.get(pid, 0.0), seconds)
+
+    def _run(self) -> None:
+        while not self._stop.wait(CPU_SAMPLE_INTERVAL_S):
+            self._sample()
+
+    def start(self) -> None:
+        self._sample(initial=True)
+        self._thread.start()
+
+    def stop(self) -> tuple[float, float]:
+        """(API seconds, database seconds) used since `start`."""
+        if self._result is None:
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+            used = {p: max(0.0, s - self.baseline.get(p, 0.0)) for p, s in self.latest.items()}
+            server = sum(v for pid, v in used.items() if pid in self.server_pids)
+            self._result = (server, sum(used.values()) - server)
+        return self._result
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -212,8 +258,7 @@ def run_load(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
-    watched: list[psutil.Process] = []
-    before = CpuSample()
+    tracker: CpuTracker | None = None
     machine_before = psutil.cpu_times()
     started = time.perf_counter()
     cpu: dict[str, float | None] = {"server": None, "database": None, "machine": None}
@@ -223,28 +268,15 @@ def run_load(
         for line in proc.stdout:
             line = line.strip()
             if line == "measure-start":
-                watched = _watched(server_pid, database_name)
-                before = CpuSample.of(watched)
+                tracker = CpuTracker(server_pid, database_name)
+                tracker.start()
                 machine_before = psutil.cpu_times()
                 started = time.perf_counter()
                 if profile_path and server_pid:
                     profiler = _start_profiler(server_pid, profile_path, duration_s)
-            elif line == "measure-end":
+            elif line == "measure-end" and tracker is not None:
                 wall = time.perf_counter() - started
-                # Processes that appeared during the window (new pool connections) count
-                # from zero, which is what they used.
-                after = CpuSample.of(_watched(server_pid, database_name) or watched)
-                server_pids = {p.pid for p in process_tree(server_pid)} if server_pid else set()
-                server_used = sum(
-                    max(0.0, s - before.seconds.get(pid, 0.0))
-                    for pid, s in after.seconds.items()
-                    if pid in server_pids
-                )
-                db_used = sum(
-                    max(0.0, s - before.seconds.get(pid, 0.0))
-                    for pid, s in after.seconds.items()
-                    if pid not in server_pids
-                )
+                server_used, db_used = tracker.stop()
                 if server_pid:
                     cpu["server"] = round(100 * server_used / wall, 1)
                 if database_name:
@@ -257,19 +289,14 @@ def run_load(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if tracker is not None:
+            tracker.stop()
         if profiler is not None:
             profiler.wait(timeout=60)
     if report is None or proc.returncode != 0:
         stderr = proc.stderr.read() if proc.stderr else ""
         raise RuntimeError(f"load generator failed (exit {proc.returncode}):\n{stderr}")
     return report, cpu
-
-
-def _watched(server_pid: int | None, database_name: str | None) -> list[psutil.Process]:
-    processes = process_tree(server_pid) if server_pid else []
-    if database_name:
-        processes += database_backends(database_name)
-    return processes
 
 
 def _busy_percent(before: Any, after: Any) -> float:
