@@ -69,6 +69,20 @@ def _processor_process(
     return subprocess.Popen([sys.executable, "-m", "gito.cli", "processor"], env=env)
 
 
+async def _wait_until_consuming(
+    port: int, tenant_id: uuid.UUID, probe_device: uuid.UUID, owner_dsn: str
+) -> None:
+    """Until a probe reading of another device is stored: a process that is still starting
+    has no subscription yet, and the broker would drop what the test publishes meanwhile."""
+    topic = f"{tenant_id}/devices/{probe_device}/telemetry"
+
+    async def probe_stored() -> bool:
+        await publish_numbered(port, topic, 1)
+        return (await _counts(owner_dsn, probe_device))[0] > 0
+
+    await wait_for(probe_stored, timeout=60, interval=0.5)
+
+
 @pytest.fixture
 async def own_broker() -> AsyncIterator[PrivateMosquitto]:
     with tempfile.TemporaryDirectory(prefix="gito-mosquitto-") as workdir:
@@ -86,9 +100,10 @@ async def test_kill_9_mid_stream_loses_nothing(
     tenant = await factory.tenant()
     device_id, _ = await factory.device(tenant)
     client_id, group = f"gito-kill-{uuid.uuid4().hex[:6]}", ""
+    probe_device, _ = await factory.device(tenant)
     first = _processor_process(database_url, own_broker.port, client_id, group)
     try:
-        await asyncio.sleep(2.0)  # connected and subscribed (persistent session created)
+        await _wait_until_consuming(own_broker.port, tenant.id, probe_device, owner_dsn)
         count = 6000
         publishing = asyncio.create_task(
             publish_numbered(
