@@ -118,10 +118,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def _event_pump(settings: Settings, hub: Hub) -> None:
+    """Feed this process's WebSockets. PostgreSQL NOTIFY always: events raised inside API
+    and scheduler transactions (an alarm acknowledged, a command sent) travel that way, and
+    commit with their change. Redis too when configured: processors publish their
+    high-volume telemetry stream there instead. Each event takes exactly one of the two."""
+    pumps = []
+    if settings.database_url:
+        pumps.append(pump_postgres(asyncpg_dsn(settings.database_url), hub))
     if settings.redis_url:
-        await pump_redis(settings.redis_url, hub)
-    elif settings.database_url:
-        await pump_postgres(asyncpg_dsn(settings.database_url), hub)
+        pumps.append(pump_redis(settings.redis_url, hub))
+    await asyncio.gather(*pumps)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
