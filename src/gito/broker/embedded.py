@@ -2,8 +2,9 @@
 
 What amqtt 0.12 is, measured and read from its source (so callers do not have to find out):
 
-* MQTT 3.1.1 only. An MQTT 5 CONNECT gets CONNACK 0x01 (unacceptable protocol version);
-  clients must connect with protocol 3.1.1 (gmqtt: `version=MQTTv311`).
+* MQTT 3.1.1 only. A bare MQTT 5 CONNECT gets CONNACK 0x01 (unacceptable protocol version),
+  but one carrying properties (gmqtt's) leaves amqtt waiting for bytes that never come, so
+  the client hangs instead of falling back: connect with 3.1.1 (gmqtt: `version=MQTTv311`).
 * No shared subscriptions: a `$share/gito/...` filter would be accepted and then never match
   anything, silently losing data. This broker refuses it (SUBACK 0x80) instead, so a
   processor notices; use the plain filters here
