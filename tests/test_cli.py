@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,19 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gito.bench import free_port
+
 # Variables that would point `gito up` at outside services or a fixed identity.
 _DROP_PREFIXES = ("DATABASE_URL", "REDIS_URL", "MQTT_", "GITO_", "JWT_", "APP_ENV", "CORS_")
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 20
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass
@@ -47,10 +41,10 @@ class Running:
 def gito_up(data_dir: Path, workdir: Path, **env_extra: str) -> Iterator[Running]:
     """`gito up --data-dir data_dir --port <free>` without DATABASE_URL; on leaving the block,
     SIGINT (Ctrl-C) and a clean exit are required."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES)}
     # A free port for the embedded broker too: a developer's Mosquitto may hold 1883.
-    env.update(MQTT_BROKER_PORT=str(_free_port()), LOG_LEVEL="INFO", **env_extra)
+    env.update(MQTT_BROKER_PORT=str(free_port()), LOG_LEVEL="INFO", **env_extra)
     log = workdir / f"gito-up-{port}.log"
     gito = Path(sys.executable).with_name("gito")
     with log.open("wb") as sink:

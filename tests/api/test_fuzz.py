@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from gito.auth.permissions import Role
+from gito.bench import free_port
 from gito.config import Settings
 from tests.conftest import TEST_JWT_SECRET
 from tests.factories import Factory, TenantFixture
@@ -32,13 +32,6 @@ FUZZ_SEED = 20261127
 _SERVER_ENV_DROP = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "CORS_ORIGINS", "MQTT_")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def live_server(
     app: object, database_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -46,7 +39,7 @@ def live_server(
     """`uvicorn gito.api.app:create_app --factory` on a free loopback port, on the test
     database. Its log is printed when a test of this module fails."""
     workdir = tmp_path_factory.mktemp("live-server")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SERVER_ENV_DROP)}
     env.update(
         APP_ENV="test",

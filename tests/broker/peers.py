@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from typing import Any
 
 import gmqtt
 from gmqtt.mqtt.constants import MQTTv311
 
+from gito.bench import free_port  # noqa: F401 (the broker tests import it from here)
+
 WAIT_S = 5.0
 # gmqtt: -1 = reconnect forever, n >= 0 allows n + 1 attempts; below -1 allows none. A test
 # client whose connection the broker closes must stay closed.
 NEVER_RECONNECT = -2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Peer:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gito.bench import free_port
 from tests.conftest import TEST_JWT_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,12 +36,6 @@ CHROMIUM_ARGS = [
 ]
 # Generous for a cold 2-core CI machine; a healthy server answers within a second or two.
 SERVER_START_TIMEOUT_S = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +59,7 @@ def chromium() -> Path:
 @pytest.fixture(scope="session")
 def server_url(web_out: Path, chromium: Path, database_url: str) -> Iterator[str]:
     """`http://127.0.0.1:<port>`: the whole app, API and dashboard, as `gito api` runs it."""
-    port = _free_port()
+    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="gito-web-"))
     env = {
         k: v

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from pydantic import ValidationError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,16 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gito.alarms.engine import alarm_event
 from gito.alarms.schemas import RuleCreate
 from gito.auth.principal import Principal
+from gito.db.engine import driver_connection
 from gito.db.models import Alarm, AlarmEvent, AlertRule, Device, Site
 from gito.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gito.events.bus import notify_in_transaction
-
-
-async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
-
 
 # --- rules ---------------------------------------------------------------------------------
 
@@ -281,7 +274,7 @@ async def _record(
         None,
         now,
     )
-    await notify_in_transaction(await _driver_connection(session), [(alarm.tenant_id, event)])
+    await notify_in_transaction(await driver_connection(session), [(alarm.tenant_id, event)])
 
 
 async def acknowledge(
@@ -309,7 +302,7 @@ async def clear(
     alarm.cleared_by = principal.user_id
     alarm.clear_comment = comment
     await _record(session, alarm, "cleared", principal, comment)
-    conn = await _driver_connection(session)
+    conn = await driver_connection(session)
     await conn.execute(
         """
         INSERT INTO alert_rule_state (rule_id, device_id, tenant_id, breaching_since,

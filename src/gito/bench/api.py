@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gito.bench import seed
+from gito.bench import free_port, seed
 from gito.bench.loadgen import LoadReport
 from gito.config import Settings
 from gito.db.engine import async_url
@@ -130,13 +129,6 @@ def database_backends(database: str) -> list[psutil.Process]:
         if title[:1] == ["postgres:"] and database in title[1:4]:
             found.append(proc)
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ApiServer:

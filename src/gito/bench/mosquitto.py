@@ -16,18 +16,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from gito.bench import free_port
+
 
 def mosquitto_binary() -> str | None:
     found = shutil.which("mosquitto")
     if found:
         return found
     return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrivateMosquitto:

@@ -22,6 +22,7 @@ from gmqtt.mqtt.constants import MQTTv311
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gito.auth.security import secret_hash
+from gito.bench import free_port
 from gito.broker.auth import Identity
 from gito.broker.credentials import service_credentials
 from gito.broker.embedded import start_embedded_broker
@@ -39,14 +40,6 @@ class BenchResult:
         return self.messages / self.seconds if self.seconds else 0.0
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def measure(
     messages: int = 20_000, *, plain: bool = False, timeout_s: float = 300
 ) -> BenchResult:
@@ -56,7 +49,7 @@ async def measure(
         settings = Settings(
             _env_file=None,
             gito_data_dir=Path(data_dir),
-            mqtt_broker_port=_free_port(),
+            mqtt_broker_port=free_port(),
             mqtt_auth_cache_ttl_s=3600,  # no re-check sweep during the run
         )
         if plain:

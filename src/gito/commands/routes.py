@@ -4,10 +4,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, Request
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gito.api.deps import TenantScope, requires
 from gito.api.schemas import Envelope, PageEnvelope, ok, page
@@ -16,7 +14,7 @@ from gito.auth.permissions import Permission
 from gito.commands import service
 from gito.commands.schemas import CommandCreate, CommandOut, CommandStatus
 from gito.commands.sender import CommandSender, command_payload, sender_address
-from gito.db.engine import sessionmaker, set_tenant
+from gito.db.engine import driver_connection, sessionmaker, set_tenant
 from gito.db.models import Command
 from gito.db.pagination import PageQuery, PerPageQuery, paginate
 from gito.devices.service import get_visible
@@ -90,19 +88,13 @@ async def send_command(
     if sent:
         async with sessionmaker()() as session, session.begin():
             await set_tenant(session, scope.tenant_id)
-            conn = await _driver_connection(session)
+            conn = await driver_connection(session)
             row = await service.mark_sent(conn, command_id)
             if row is not None:
                 await notify_in_transaction(conn, [(scope.tenant_id, service.command_event(row))])
     command = await scope.session.get(Command, command_id, populate_existing=True)
     assert command is not None
     return ok(_out(command), status_code=201)
-
-
-async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 @router.get(

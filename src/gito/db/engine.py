@@ -103,6 +103,14 @@ async def unscoped_transaction() -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under a session's transaction, for what the ORM does badly
+    (COPY, array parameters, NOTIFY). Statements on it run in the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
 async def db_ping() -> dict[str, Any]:
     async with sessionmaker()() as session:
         version = (await session.execute(text("SHOW server_version"))).scalar_one()

@@ -7,14 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 
 from gito.api.deps import SessionDep
 from gito.api.schemas import JSON
-from gito.db.engine import tenant_transaction
+from gito.db.engine import driver_connection, tenant_transaction
 from gito.devices.service import resolve_token
 from gito.errors import InvalidInput, Unauthorized
 from gito.events.bus import RedisPublisher, notify_in_transaction
@@ -34,12 +32,6 @@ router = APIRouter(tags=["ingest"])
 # Per API process: which tenant owns a device, and which partitions exist.
 _directory = DeviceDirectory()
 _partitions = PartitionCache()
-
-
-async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 @router.post(
@@ -82,7 +74,7 @@ async def ingest(
         await _dead_letter(Rejected(tenant_id, device_id, topic, exc.reason, exc.detail, body))
         raise InvalidInput(exc.detail, code=f"PAYLOAD_{exc.reason.value.upper()}") from exc
 
-    conn = await _driver_connection(session)
+    conn = await driver_connection(session)
     message = Accepted(tenant_id, device_id, readings, datetime.now(UTC), topic, body)
     result = await write_batch(conn, [message], [], _directory, _partitions)
     if result.rejected:  # the device was deleted between token check and write
@@ -105,7 +97,7 @@ async def _dead_letter(rejected: Rejected) -> None:
     metrics.MESSAGES_REJECTED.labels(rejected.reason.value).inc()
     assert rejected.tenant_id is not None
     async with tenant_transaction(rejected.tenant_id) as session:
-        conn = await _driver_connection(session)
+        conn = await driver_connection(session)
         await write_batch(conn, [], [rejected], _directory, _partitions)
 
 
