@@ -108,10 +108,6 @@ class Hub:
             if not self._subscribers[tenant_id]:
                 del self._subscribers[tenant_id]
 
-    @property
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
-
 
 async def pump_postgres(
     dsn: str, hub: Hub, *, server_settings: dict[str, str] | None = None

@@ -102,9 +102,6 @@ class DeviceDirectory:
                 result[device_id] = tenant
         return result
 
-    def forget(self, device_id: uuid.UUID) -> None:
-        self._entries.pop(device_id, None)
-
 
 class PartitionCache:
     """Days whose telemetry partition is known to exist in this process."""
