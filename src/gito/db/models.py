@@ -15,6 +15,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     func,
@@ -152,8 +153,37 @@ class Device(Base):
     )
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=list)
     expected_interval_s: Mapped[int | None] = mapped_column(Integer)
+    # Accepted telemetry messages since creation, incremented by the writer (gito.health).
+    messages_accepted: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    # A copy of device_health.score, for sorting and filtering the device list.
+    health_score: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
+
+
+class DeviceHealth(Base):
+    """A device's latest health score with its factors, and the marks of its windowed
+    factors (docs/HEALTH.md). Written only by the scheduler's health job."""
+
+    __tablename__ = "device_health"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    score: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    factors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    old_mark_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    old_accepted: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    old_battery: Mapped[float | None] = mapped_column(Float)
+    old_battery_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    new_mark_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    new_accepted: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    new_battery: Mapped[float | None] = mapped_column(Float)
+    new_battery_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DeviceCredential(Base):

@@ -23,6 +23,7 @@ from gito.devices.schemas import (
     DeviceWithToken,
     ImportedDevice,
 )
+from gito.health.schemas import HealthBand
 
 router = APIRouter(prefix="/tenants/{tenant_id}/devices", tags=["devices"])
 
@@ -48,6 +49,10 @@ async def list_devices(
     device_type: Annotated[str | None, Query(max_length=100)] = None,
     site_id: uuid.UUID | None = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
+    health: Annotated[
+        HealthBand | None,
+        Query(description="Health band: good 80-100, fair 50-79, poor 0-49, unknown."),
+    ] = None,
     sort: DeviceSort = DeviceSort.name,
 ) -> Any:
     query = service.listing(
@@ -57,6 +62,7 @@ async def list_devices(
         device_type=device_type,
         site_id=site_id,
         tag=tag,
+        health=health,
         sort=sort,
     )
     rows, total = await paginate(scope.session, query, page=page_number, per_page=per_page)

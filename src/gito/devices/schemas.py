@@ -46,6 +46,8 @@ class DeviceSort(StrEnum):
     status_desc = "-status"
     device_type = "device_type"
     device_type_desc = "-device_type"
+    health_score = "health_score"
+    health_score_desc = "-health_score"
 
 
 class DeviceCreate(StrictModel):
@@ -83,6 +85,9 @@ class DeviceOut(ORMModel):
     metadata: dict[str, Any] = Field(validation_alias="metadata_")
     tags: list[str]
     expected_interval_s: int | None
+    health_score: int | None = Field(
+        description="Health 0-100 (GET .../health has the factors); null until computed."
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -15,6 +15,8 @@ from gito.db.pagination import contains_pattern
 from gito.devices import csv_import
 from gito.devices.schemas import DeviceSort, DeviceStatus
 from gito.errors import Conflict, InvalidInput, NotFound
+from gito.health.schemas import HealthBand
+from gito.health.service import band_filter
 
 DEVICE_TOKEN_PREFIX = "gdt"
 
@@ -24,6 +26,7 @@ _SORT_COLUMNS = {
     "last_seen": Device.last_seen,
     "status": Device.status,
     "device_type": Device.device_type,
+    "health_score": Device.health_score,
 }
 
 
@@ -35,6 +38,7 @@ def listing(
     device_type: str | None = None,
     site_id: uuid.UUID | None = None,
     tag: str | None = None,
+    health: HealthBand | None = None,
     sort: DeviceSort = DeviceSort.name,
 ) -> Select[Device]:
     query = select(Device)
@@ -51,6 +55,8 @@ def listing(
         query = query.where(Device.site_id == site_id)
     if tag:
         query = query.where(Device.tags.contains([tag]))
+    if health:
+        query = query.where(band_filter(health))
     column = _SORT_COLUMNS[sort.value.lstrip("-")]
     order = column.desc().nulls_last() if sort.value.startswith("-") else column.asc().nulls_last()
     return query.order_by(order, Device.id)

@@ -14,6 +14,7 @@ import asyncpg
 from gito.commands import service as commands
 from gito.commands.sender import CommandSender, command_payload
 from gito.config import Settings
+from gito.health.score import compute_tenant
 from gito.telemetry.maintenance import run_maintenance
 
 Event = dict[str, Any]
@@ -165,13 +166,27 @@ async def no_data_alarms(conn: asyncpg.Connection, ctx: JobContext) -> JobResult
     return JobResult(detail={"changed": changed})
 
 
+async def health_scores(conn: asyncpg.Connection, ctx: JobContext) -> JobResult:
+    """Health score of every device (docs/HEALTH.md), set-based per tenant."""
+    computed = copied = 0
+    for tenant in await _tenants(conn):
+        await _bind(conn, tenant)
+        scores = await compute_tenant(conn, tenant, ctx.now)
+        computed += scores.computed
+        copied += scores.copied
+    await _bind(conn, None)
+    return JobResult(detail={"computed": computed, "changed": copied})
+
+
 # Why these intervals: command deadlines are user-visible seconds; offline status and no-data
 # alarms are minutes-scale by definition; partitions are created days ahead; audit retention
-# is by day.
+# is by day; health scores follow trends of hours (battery, reject rate) and freshness,
+# whose scale is the expected interval (minutes).
 JOBS: tuple[Job, ...] = (
     Job("commands", 2.0, command_deadlines),
     Job("offline", 30.0, offline_detection),
     Job("no_data_alarms", 30.0, no_data_alarms),
+    Job("health", 300.0, health_scores),
     Job("telemetry_maintenance", 600.0, telemetry_maintenance),
     Job("audit_retention", 3600.0, audit_retention),
 )

@@ -143,15 +143,24 @@ SET values = gito_merge_latest(telemetry_latest.values, EXCLUDED.values),
     ts = greatest(telemetry_latest.ts, EXCLUDED.ts)
 """
 # Old status read in the FROM subquery (the pre-update snapshot) to emit status changes.
+# Every device of the batch is updated, to count its accepted messages (the health score's
+# reject rate); last_seen and battery_level change only for a newer reading or a device
+# coming back online, as the conditions on `d` (the row being updated) say.
 _TOUCH_DEVICES = """
 UPDATE devices d
-SET last_seen = v.ts, status = 'online', battery_level = COALESCE(v.battery, d.battery_level)
+SET last_seen = CASE WHEN d.status <> 'online' THEN v.ts ELSE greatest(d.last_seen, v.ts) END,
+    status = 'online',
+    battery_level = COALESCE(
+      CASE WHEN d.status = 'online' AND d.last_seen >= v.ts THEN NULL ELSE v.battery END,
+      d.battery_level),
+    messages_accepted = d.messages_accepted + v.messages
 FROM (
-  SELECT v.id, v.ts, v.battery, d0.status AS old_status
-  FROM unnest($1::uuid[], $2::timestamptz[], $3::float8[]) AS v(id, ts, battery)
+  SELECT v.id, v.ts, v.battery, v.messages, d0.status AS old_status
+  FROM unnest($1::uuid[], $2::timestamptz[], $3::float8[], $4::int[])
+    AS v(id, ts, battery, messages)
   JOIN devices d0 ON d0.id = v.id
 ) v
-WHERE d.id = v.id AND (d.last_seen IS NULL OR d.last_seen < v.ts OR d.status <> 'online')
+WHERE d.id = v.id
 RETURNING d.id, v.old_status, d.last_seen
 """
 _DEAD_LETTER = """
@@ -195,6 +204,7 @@ async def write_batch(
     # (tenant, device, ts) → merged values; later readings of the same moment win per key.
     rows: dict[tuple[uuid.UUID, uuid.UUID, datetime], dict[str, Value]] = {}
     messages_by_tenant: dict[uuid.UUID, int] = defaultdict(int)
+    messages_by_device: dict[uuid.UUID, int] = defaultdict(int)
     for item in accepted:
         owner = owners.get(item.device_id)
         if owner is None or owner != item.tenant_id:
@@ -213,6 +223,7 @@ async def write_batch(
             )
             continue
         messages_by_tenant[item.tenant_id] += 1
+        messages_by_device[item.device_id] += 1
         for reading in item.readings:
             if (
                 reading.ts is None
@@ -246,7 +257,9 @@ async def write_batch(
         result.stored_rows += int(status.rsplit(" ", 1)[-1])
         result.stored_messages += messages_by_tenant[tenant]
         await _upsert_latest(conn, tenant, tenant_rows)
-        result.events.extend((tenant, e) for e in await _touch_devices(conn, tenant_rows))
+        result.events.extend(
+            (tenant, e) for e in await _touch_devices(conn, tenant_rows, messages_by_device)
+        )
         result.events.extend((tenant, e) for e in _live_events(tenant_rows))
         # Alarm rules, in this transaction: an alarm commits exactly when its data does.
         result.events.extend((tenant, e) for e in await ALARMS.evaluate(conn, tenant, tenant_rows))
@@ -297,7 +310,9 @@ def _live_events(rows: list[TenantRow]) -> list[dict[str, Any]]:
     ]
 
 
-async def _touch_devices(conn: asyncpg.Connection, rows: list[TenantRow]) -> list[dict[str, Any]]:
+async def _touch_devices(
+    conn: asyncpg.Connection, rows: list[TenantRow], messages: dict[uuid.UUID, int]
+) -> list[dict[str, Any]]:
     newest: dict[uuid.UUID, tuple[datetime, float | None]] = {}
     for device, ts, values in rows:
         current = newest.get(device)
@@ -313,6 +328,7 @@ async def _touch_devices(conn: asyncpg.Connection, rows: list[TenantRow]) -> lis
         [d for d, _ in ordered],
         [v[0] for _, v in ordered],
         [v[1] for _, v in ordered],
+        [messages[d] for d, _ in ordered],
     )
     return [
         {

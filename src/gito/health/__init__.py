@@ -1,0 +1,1 @@
+"""Device health scores: factors, the scheduler job's SQL, and the REST view of them."""
