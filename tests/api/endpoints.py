@@ -15,7 +15,9 @@ from gito.auth.permissions import Permission
 from tests.factories import Factory, TenantFixture
 
 # OpenAPI tags whose operations this catalogue must cover.
-FOUNDATION_TAGS = frozenset({"auth", "tenants", "users", "sites", "devices", "audit"})
+FOUNDATION_TAGS = frozenset(
+    {"auth", "tenants", "users", "sites", "devices", "device-health", "audit"}
+)
 PUBLIC = "public"  # no token needed (login, refresh, logout)
 SIGNED_IN = "signed-in"  # any valid token, whatever the role
 
@@ -269,6 +271,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         200,
         _device,
         kind="device",
+    ),
+    Endpoint(
+        "get_device_health",
+        "GET",
+        "/tenants/{tenant_id}/devices/{id}/health",
+        Permission.DEVICES_READ,
+        200,
+        _device,
+        kind="device",
+    ),
+    Endpoint(
+        "get_health_summary",
+        "GET",
+        "/tenants/{tenant_id}/health/summary",
+        Permission.DEVICES_READ,
+        200,
     ),
     Endpoint("list_audit_log", "GET", "/tenants/{tenant_id}/audit-log", Permission.AUDIT_READ, 200),
 )

@@ -200,6 +200,7 @@ async def test_maintenance_and_no_data_jobs_run(settings: Settings, owner_dsn: s
         "commands",
         "offline",
         "no_data_alarms",
+        "health",
         "telemetry_maintenance",
         "audit_retention",
     }

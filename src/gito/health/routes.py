@@ -12,7 +12,7 @@ from gito.devices import service as devices
 from gito.health import service
 from gito.health.schemas import DeviceHealthOut, HealthSummary
 
-router = APIRouter(prefix="/tenants/{tenant_id}", tags=["health"])
+router = APIRouter(prefix="/tenants/{tenant_id}", tags=["device-health"])
 
 
 @router.get(

@@ -274,6 +274,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant_id}/devices/{device_id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Device Health
+         * @description The device's health score (0-100) with its factors, as the scheduler last computed it
+         *     (every 5 minutes). `score` is null and `factors` empty until the first computation.
+         */
+        get: operations["get_device_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant_id}/health/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Health Summary
+         * @description How many of the caller's devices are in each band: good (80-100), fair (50-79),
+         *     poor (0-49), unknown (not computed yet).
+         */
+        get: operations["get_health_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant_id}/audit-log": {
         parameters: {
             query?: never;
@@ -919,6 +961,23 @@ export interface components {
             /** Expected Interval S */
             expected_interval_s?: number | null;
         };
+        /** DeviceHealthOut */
+        DeviceHealthOut: {
+            /**
+             * Device Id
+             * Format: uuid
+             */
+            device_id: string;
+            /**
+             * Score
+             * @description 0-100; null until the first computation.
+             */
+            score: number | null;
+            /** Computed At */
+            computed_at: string | null;
+            /** Factors */
+            factors: components["schemas"]["Factor"][];
+        };
         /** DeviceOut */
         DeviceOut: {
             /**
@@ -953,6 +1012,11 @@ export interface components {
             /** Expected Interval S */
             expected_interval_s: number | null;
             /**
+             * Health Score
+             * @description Health 0-100 (GET .../health has the factors); null until computed.
+             */
+            health_score: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -967,7 +1031,7 @@ export interface components {
          * DeviceSort
          * @enum {string}
          */
-        DeviceSort: "name" | "-name" | "created_at" | "-created_at" | "last_seen" | "-last_seen" | "status" | "-status" | "device_type" | "-device_type";
+        DeviceSort: "name" | "-name" | "created_at" | "-created_at" | "last_seen" | "-last_seen" | "status" | "-status" | "device_type" | "-device_type" | "health_score" | "-health_score";
         /**
          * DeviceStatus
          * @enum {string}
@@ -1039,6 +1103,11 @@ export interface components {
             /** Expected Interval S */
             expected_interval_s: number | null;
             /**
+             * Health Score
+             * @description Health 0-100 (GET .../health has the factors); null until computed.
+             */
+            health_score: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1081,6 +1150,15 @@ export interface components {
             success: boolean;
             data: components["schemas"]["CommandOut"];
         };
+        /** Envelope[DeviceHealthOut] */
+        Envelope_DeviceHealthOut_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data: components["schemas"]["DeviceHealthOut"];
+        };
         /** Envelope[DeviceOut] */
         Envelope_DeviceOut_: {
             /**
@@ -1107,6 +1185,15 @@ export interface components {
              */
             success: boolean;
             data: components["schemas"]["DeviceWithToken"];
+        };
+        /** Envelope[HealthSummary] */
+        Envelope_HealthSummary_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data: components["schemas"]["HealthSummary"];
         };
         /** Envelope[RuleOut] */
         Envelope_RuleOut_: {
@@ -1217,6 +1304,64 @@ export interface components {
              */
             success: boolean;
             error: components["schemas"]["ErrorBody"];
+        };
+        /** Factor */
+        Factor: {
+            /**
+             * Name
+             * @description freshness, battery, signal, rejects or alarms.
+             */
+            name: string;
+            /** Score */
+            score: number;
+            /**
+             * Weight
+             * @description Weight in the average; missing factors are left out.
+             */
+            weight: number;
+            /**
+             * Value
+             * @description The measured input: seconds since last seen, battery %, the limiting RSSI dBm or SNR dB, rejected share 0..1, or the worst open alarm severity.
+             */
+            value: number | string | null;
+            /**
+             * Detail
+             * @description The other inputs of the factor.
+             */
+            detail: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * HealthBand
+         * @description Score bands of the summary and of the device list filter.
+         * @enum {string}
+         */
+        HealthBand: "good" | "fair" | "poor" | "unknown";
+        /** HealthSummary */
+        HealthSummary: {
+            /**
+             * Good
+             * @description Devices scoring 80-100.
+             */
+            good: number;
+            /**
+             * Fair
+             * @description Devices scoring 50-79.
+             */
+            fair: number;
+            /**
+             * Poor
+             * @description Devices scoring 0-49.
+             */
+            poor: number;
+            /**
+             * Unknown
+             * @description Devices without a score yet.
+             */
+            unknown: number;
+            /** Total */
+            total: number;
         };
         /** ImportedDevice */
         ImportedDevice: {
@@ -3576,6 +3721,8 @@ export interface operations {
                 device_type?: string | null;
                 site_id?: string | null;
                 tag?: string | null;
+                /** @description Health band: good 80-100, fair 50-79, poor 0-49, unknown. */
+                health?: components["schemas"]["HealthBand"] | null;
                 sort?: components["schemas"]["DeviceSort"];
             };
             header?: never;
@@ -4179,6 +4326,199 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_DeviceToken_"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_device_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+                /** @description The tenant the request acts in. */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_DeviceHealthOut_"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_health_summary: {
+        parameters: {
+            query?: {
+                site_id?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The tenant the request acts in. */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_HealthSummary_"];
                 };
             };
             /** @description Bad Request */
