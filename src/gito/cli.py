@@ -188,7 +188,8 @@ def processor() -> None:
 @app.command()
 def scheduler() -> None:
     """Run the scheduler: offline detection, command deadlines and resends, telemetry
-    partitions and retention, audit-log retention, no-data alarms. Safe to run several:
+    partitions and retention, audit-log retention, no-data alarms, and a notifier (webhook
+    and e-mail deliveries). Safe to run several:
     each job runs once per interval across all of them (PostgreSQL advisory locks)."""
     settings = _settings()
     if not settings.database_url:
@@ -196,6 +197,18 @@ def scheduler() -> None:
     from gito.scheduler.runner import run_scheduler
 
     asyncio.run(_until_signalled(lambda stop: run_scheduler(settings, stop)))
+
+
+@app.command()
+def notifier() -> None:
+    """Run a notifier on its own: sends webhook and e-mail deliveries of alarm changes.
+    `gito scheduler` runs one too; several share the work (no double sends)."""
+    settings = _settings()
+    if not settings.database_url:
+        raise typer.BadParameter("DATABASE_URL must be set")
+    from gito.notifications.notifier import run_notifier
+
+    asyncio.run(_until_signalled(lambda stop: run_notifier(settings, stop)))
 
 
 async def _until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -408,6 +421,20 @@ def bench_ingest(
         rules=rules,
     )
     print(render(result))
+
+
+@bench_app.command("notify")
+def bench_notify(
+    alarms: Annotated[int, typer.Option(min=1, help="Raise/clear cycles to time.")] = 200,
+    load: Annotated[
+        float, typer.Option(min=0, help="Other telemetry published meanwhile, msg/s.")
+    ] = 0,
+) -> None:
+    """Time from a breaching MQTT message to its signed webhook arriving (p50/p99), through
+    the real broker, processor, database and notifier."""
+    from gito.bench.notify import render, run_notify_bench
+
+    print(render(run_notify_bench(_settings(), alarms=alarms, load=load)))
 
 
 @bench_app.command("query")

@@ -111,6 +111,32 @@ class Settings(BaseSettings):
     dead_letter_retention_days: int = Field(default=7, ge=1, le=365)
     dead_letter_max_rows: int = Field(default=100_000, ge=100)
 
+    # --- notifications (gito.notifications) ---
+    # SMTP server of e-mail channels (unset: e-mail channels cannot be created). Port 587
+    # with STARTTLS is the submission default; SMTP_TLS=true is implicit TLS (port 465).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    # CA bundle (PEM) to verify the SMTP server with, for a private CA; default: system CAs.
+    smtp_ca_file: Path | None = None
+    smtp_from: str = "Gito <alerts@gito.local>"
+    # Webhook and SMTP attempts: this many in all, the n-th retry after
+    # notify_retry_base_s * 2^(n-1) (with jitter, at most notify_retry_max_s).
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    notify_retry_base_s: float = Field(default=5.0, gt=0, le=3600)
+    notify_retry_max_s: float = Field(default=3600.0, gt=0, le=86_400)
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Deliveries sent at once by one notifier.
+    notify_concurrency: int = Field(default=16, ge=1, le=256)
+    # Finished deliveries stay in the delivery log this many days.
+    notify_log_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Webhooks to loopback, private, link-local (cloud metadata) addresses: refused by
+    # default in production, where a tenant admin must not reach the platform's own network.
+    notify_allow_private_targets: bool | None = None
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -138,6 +164,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def webhooks_may_target_private(self) -> bool:
+        if self.notify_allow_private_targets is not None:
+            return self.notify_allow_private_targets
+        return not self.is_production
 
     def jwt_secret(self) -> str:
         """The configured secret, or (outside production) one generated once and kept in the

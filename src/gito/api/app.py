@@ -36,6 +36,7 @@ from gito.errors import GitoError, RateLimited
 from gito.events.bus import Hub, pump_postgres, pump_redis
 from gito.health.routes import router as health_router
 from gito.logging import configure_logging
+from gito.notifications.routes import router as notifications_router
 from gito.sites.routes import router as sites_router
 from gito.telemetry.ingest import router as ingest_router
 from gito.telemetry.routes import router as telemetry_router
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest_router,
         alarms_router,
         commands_router,
+        notifications_router,
         ws_router,
     ):
         api.include_router(router)

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     ALARMS_ACK = "alarms:ack"
     RULES_WRITE = "rules:write"
     COMMANDS_SEND = "commands:send"
+    NOTIFICATIONS_READ = "notifications:read"
+    NOTIFICATIONS_WRITE = "notifications:write"
 
 
 _READ = {

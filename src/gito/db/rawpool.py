@@ -3,7 +3,10 @@ as the same non-owner `gito_app` role as the ORM engine."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
+import structlog
 from sqlalchemy.engine import make_url
 
 from gito.db.engine import APP_ROLE
@@ -23,3 +26,28 @@ async def create_app_pool(url: str, *, min_size: int = 1, max_size: int = 4) -> 
     )
     assert pool is not None
     return pool
+
+
+async def connect_app(url: str) -> asyncpg.Connection:
+    """One connection as `gito_app` outside any pool (e.g. a long-lived LISTEN)."""
+    conn: asyncpg.Connection = await asyncpg.connect(
+        asyncpg_dsn(url), server_settings={"role": APP_ROLE, "application_name": "gito-listen"}
+    )
+    return conn
+
+
+async def app_pool_with_retry(url: str, stop: asyncio.Event, *, max_size: int) -> asyncpg.Pool:
+    """A pool for a background role (scheduler, notifier) that may start before the
+    database: retried with backoff until it connects or `stop` is set."""
+    delay = 0.5
+    while True:
+        try:
+            return await create_app_pool(url, max_size=max_size)
+        except (OSError, asyncpg.PostgresError) as exc:
+            if stop.is_set():
+                raise
+            structlog.get_logger("gito.db").warning(
+                "database unreachable; retrying", error=repr(exc), retry_in_s=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)

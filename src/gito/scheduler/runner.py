@@ -26,7 +26,7 @@ import structlog
 
 from gito.commands.sender import CommandSender, sender_address
 from gito.config import Settings
-from gito.db.rawpool import create_app_pool
+from gito.db.rawpool import app_pool_with_retry
 from gito.events.bus import RedisPublisher, notify_in_transaction
 from gito.scheduler.jobs import JOBS, Job, JobContext, JobResult
 
@@ -138,24 +138,19 @@ class Scheduler:
 
 
 async def run_scheduler(settings: Settings, stop: asyncio.Event) -> None:
-    """The scheduler role: its own small pool and its own MQTT connection for resends."""
+    """The scheduler role: its own small pool and its own MQTT connection for resends, and a
+    notifier (several notifiers share the deliveries, so every scheduler may run one)."""
+    from gito.notifications.notifier import Notifier
+
     assert settings.database_url
-    pool = await _pool_with_retry(settings.database_url, stop)
+    # Jobs take one connection each at most; the notifier one to LISTEN, one to claim and
+    # a few to record outcomes.
+    pool = await app_pool_with_retry(settings.database_url, stop, max_size=8)
     try:
         sender = CommandSender(sender_address(settings), client_prefix="gito-scheduler")
-        await Scheduler(settings, pool, sender=sender).run(stop)
+        await asyncio.gather(
+            Scheduler(settings, pool, sender=sender).run(stop),
+            Notifier(settings, pool).run(stop),
+        )
     finally:
         await pool.close()
-
-
-async def _pool_with_retry(url: str, stop: asyncio.Event) -> asyncpg.Pool:
-    delay = 0.5
-    while True:
-        try:
-            return await create_app_pool(url, max_size=3)
-        except (OSError, asyncpg.PostgresError) as exc:
-            if stop.is_set():
-                raise
-            log.warning("database unreachable; retrying", error=repr(exc), retry_in_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
