@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
-from gito.health.score import TenantScores, compute_tenant
+from gito.db.models import DeviceHealth
+from gito.health.score import TenantScores, compute_tenant, factors
 from gito.telemetry.payloads import Reading, Reason
 from gito.telemetry.writer import Accepted, DeviceDirectory, PartitionCache, Rejected, write_batch
 
@@ -59,16 +59,16 @@ async def compute(owner_dsn: str, tenant_id: uuid.UUID, now: datetime) -> Tenant
 
 
 async def health(owner_dsn: str, device: uuid.UUID) -> tuple[int, dict[str, dict[str, Any]]]:
-    """(score, factors by name) of a device, read as the owner."""
+    """(score, factors by name) of a device: its stored row, read as the owner, in the shape
+    the API returns."""
     conn = await asyncpg.connect(owner_dsn)
     try:
-        row = await conn.fetchrow(
-            "SELECT score, factors::text FROM device_health WHERE device_id = $1", device
-        )
+        row = await conn.fetchrow("SELECT * FROM device_health WHERE device_id = $1", device)
     finally:
         await conn.close()
     assert row is not None, f"no health row for {device}"
-    return row["score"], {f["name"]: f for f in orjson.loads(row["factors"])}
+    listed = factors(DeviceHealth(**dict(row)))
+    return row["score"], {f["name"]: f for f in listed}
 
 
 async def owner_execute(owner_dsn: str, sql: str, *args: Any) -> Any:

@@ -46,12 +46,14 @@ async def test_app_role_sees_and_writes_only_its_tenants_health(
                 )
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with conn.transaction():
+                # A copy of A's row, made B's.
                 await conn.execute(
-                    "INSERT INTO device_health (device_id, tenant_id, score, computed_at, "
-                    "old_mark_at, old_accepted, new_mark_at, new_accepted) "
-                    "VALUES ($1, $2, 1, now(), now(), 0, now(), 0)",
+                    "INSERT INTO device_health SELECT (jsonb_populate_record(h, "
+                    "jsonb_build_object('device_id', $1::uuid, 'tenant_id', $2::uuid))).* "
+                    "FROM device_health h WHERE device_id = $3",
                     device_b,
                     b.id,
+                    device_a,
                 )
     async with app_role(owner_dsn, None) as conn:
         assert await conn.fetchval("SELECT count(*) FROM device_health") == 0

@@ -164,8 +164,9 @@ class Device(Base):
 
 
 class DeviceHealth(Base):
-    """A device's latest health score with its factors, and the marks of its windowed
-    factors (docs/HEALTH.md). Written only by the scheduler's health job."""
+    """A device's latest health score, its factors (a NULL factor score: the factor did not
+    apply) and the marks of its windowed factors (docs/HEALTH.md). Written only by the
+    scheduler's health job."""
 
     __tablename__ = "device_health"
 
@@ -174,8 +175,27 @@ class DeviceHealth(Base):
     )
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
     score: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    factors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expected_interval_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    freshness_score: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    battery_level: Mapped[float | None] = mapped_column(Float)
+    battery_drain_per_day: Mapped[float | None] = mapped_column(Float)
+    battery_days_left: Mapped[float | None] = mapped_column(Float)
+    battery_penalty: Mapped[int | None] = mapped_column(SmallInteger)
+    battery_score: Mapped[int | None] = mapped_column(SmallInteger)
+    rssi: Mapped[float | None] = mapped_column(Float)
+    snr: Mapped[float | None] = mapped_column(Float)
+    rssi_score: Mapped[int | None] = mapped_column(SmallInteger)
+    snr_score: Mapped[int | None] = mapped_column(SmallInteger)
+    accepted: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    rejected: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    rejects_score: Mapped[int | None] = mapped_column(SmallInteger)
+    alarms_critical: Mapped[int] = mapped_column(Integer, nullable=False)
+    alarms_major: Mapped[int] = mapped_column(Integer, nullable=False)
+    alarms_minor: Mapped[int] = mapped_column(Integer, nullable=False)
+    alarms_warning: Mapped[int] = mapped_column(Integer, nullable=False)
+    alarms_score: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     old_mark_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     old_accepted: Mapped[int] = mapped_column(BigInteger, nullable=False)
     old_battery: Mapped[float | None] = mapped_column(Float)

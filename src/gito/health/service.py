@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gito.auth.principal import Principal
 from gito.db.models import Device, DeviceHealth
 from gito.health.schemas import HealthBand
+from gito.health.score import factors
 
 # Lower bounds of the bands (a score of 80 is good, 79 fair).
 GOOD_FROM, FAIR_FROM = 80, 50
@@ -34,7 +35,7 @@ async def device_health(session: AsyncSession, device: Device) -> dict[str, Any]
         "device_id": device.id,
         "score": health.score,
         "computed_at": health.computed_at,
-        "factors": health.factors,
+        "factors": factors(health),
     }
 
 
