@@ -22,7 +22,7 @@ __all__ = ["broker", "processor", "processor_settings"]
 Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
-def _install(app: Any, sender: CommandSender | None) -> Any:
+def install_sender(app: Any, sender: CommandSender | None) -> Any:
     previous = getattr(app.state, "command_sender", None)
     app.state.command_sender = sender
     return previous
@@ -31,24 +31,24 @@ def _install(app: Any, sender: CommandSender | None) -> Any:
 @pytest.fixture
 async def live_sender(app: Any, broker: Broker) -> AsyncIterator[CommandSender]:
     sender = CommandSender(SenderAddress("127.0.0.1", broker.port))
-    previous = _install(app, sender)
+    previous = install_sender(app, sender)
     try:
         yield sender
     finally:
         await sender.close()
-        _install(app, previous)
+        install_sender(app, previous)
 
 
 @pytest.fixture
 async def dead_sender(app: Any) -> AsyncIterator[CommandSender]:
     """A sender whose broker is not there (nothing listens on its port)."""
     sender = CommandSender(SenderAddress("127.0.0.1", free_port()))
-    previous = _install(app, sender)
+    previous = install_sender(app, sender)
     try:
         yield sender
     finally:
         await sender.close()
-        _install(app, previous)
+        install_sender(app, previous)
 
 
 class FakeDevice:

@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import orjson
 
-from gito.commands.sender import CommandSender
+from gito.commands.sender import CommandSender, SenderAddress
 from gito.config import Settings
 from gito.db.rawpool import create_app_pool
 from gito.events.bus import PG_CHANNEL
@@ -19,7 +19,7 @@ from gito.processor.service import Processor
 from gito.scheduler.jobs import Job, command_deadlines
 from gito.scheduler.runner import Scheduler
 from tests.api.helpers import data
-from tests.commands.conftest import FakeDevice
+from tests.commands.conftest import FakeDevice, install_sender
 from tests.factories import Factory, TenantFixture
 from tests.processor.conftest import Broker, publisher, wait_for
 
@@ -251,7 +251,6 @@ async def test_scheduler_resends_pending_commands_once_the_broker_is_back(
     finally:
         await conn.close()
     device = await FakeDevice(broker.port, tenant.id, device_id).start()
-    from gito.commands.sender import SenderAddress
 
     sender = CommandSender(SenderAddress("127.0.0.1", broker.port))
     try:
@@ -333,3 +332,41 @@ async def test_bad_answers_become_dead_letters(
     assert (await _status(client, other_tenant, foreign, foreign_cmd["id"]))["status"] == (
         "PENDING"
     )
+
+
+async def test_a_slow_broker_does_not_hold_a_database_connection(
+    client: httpx.AsyncClient, factory: Factory, app: Any, owner_dsn: str
+) -> None:
+    """While the API waits for a broker that accepts TCP but never answers CONNECT (3 s),
+    no connection of it sits idle in a transaction."""
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    sender = CommandSender(SenderAddress("127.0.0.1", port))
+    previous = install_sender(app, sender)
+    tenant = await factory.tenant()
+    device_id, _ = await factory.device(tenant)
+    try:
+        request = asyncio.create_task(
+            client.post(
+                tenant.url(f"/devices/{device_id}/commands"),
+                json={"name": "reboot", "timeout_s": 30},
+                headers=tenant.admin.headers,
+            )
+        )
+        await asyncio.sleep(1.5)  # the sender is waiting for CONNACK now
+        assert not request.done()
+        conn = await asyncpg.connect(owner_dsn)
+        try:
+            idle = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE state = 'idle in transaction' AND datname = current_database()"
+            )
+        finally:
+            await conn.close()
+        assert idle == 0
+        created = data(await request, 201)
+        assert created["status"] == "PENDING"
+    finally:
+        install_sender(app, previous)
+        await sender.close()
+        silent.close()

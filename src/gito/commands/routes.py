@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import insert
 
 from gito.api.deps import TenantScope, requires
 from gito.api.schemas import Envelope, PageEnvelope, ok, page
@@ -55,24 +54,30 @@ async def send_command(
     moves it to `SUCCESSFUL` or `FAILED`; no answer within `timeout_s` of sending is
     `TIMEOUT`. Status changes arrive as `command` events on the WebSocket."""
     await get_visible(scope.session, scope.principal, device_id)
+    # Publishing may wait for the broker (connect and PUBACK timeouts, seconds): the
+    # request's connection goes back to the pool now instead of idling in a transaction
+    # meanwhile. The request session is not used after this.
+    await scope.session.commit()
     command_id = uuid.uuid4()
     # The command is committed before it is published, so a fast device's answer always
-    # finds its row; hence its own transaction rather than the request's.
+    # finds its row; hence its own transaction.
     async with sessionmaker()() as session, session.begin():
         await set_tenant(session, scope.tenant_id)
-        await session.execute(
-            insert(Command).values(
-                id=command_id,
-                tenant_id=scope.tenant_id,
-                device_id=device_id,
-                name=body.name,
-                params=body.params,
-                status=CommandStatus.PENDING.value,
-                timeout_s=body.timeout_s,
-                expires_at=datetime.now(UTC) + timedelta(seconds=body.timeout_s),
-                created_by=scope.principal.user_id,
-            )
+        command = Command(
+            id=command_id,
+            tenant_id=scope.tenant_id,
+            device_id=device_id,
+            name=body.name,
+            params=body.params,
+            status=CommandStatus.PENDING.value,
+            timeout_s=body.timeout_s,
+            expires_at=datetime.now(UTC) + timedelta(seconds=body.timeout_s),
+            created_by=scope.principal.user_id,
         )
+        session.add(command)
+        await session.flush()
+        await session.refresh(command)
+        out = _out(command)
         await audit.record(
             session,
             scope.principal,
@@ -92,9 +97,11 @@ async def send_command(
             row = await service.mark_sent(conn, command_id)
             if row is not None:
                 await notify_in_transaction(conn, [(scope.tenant_id, service.command_event(row))])
-    command = await scope.session.get(Command, command_id, populate_existing=True)
-    assert command is not None
-    return ok(_out(command), status_code=201)
+            # The row as it is now: SENT, or already answered by a fast device.
+            current = await session.get(Command, command_id)
+            if current is not None:
+                out = _out(current)
+    return ok(out, status_code=201)
 
 
 @router.get(
