@@ -171,6 +171,39 @@ async def test_cannot_deactivate_yourself(client: httpx.AsyncClient, factory: Fa
     assert data(await client.get(me, headers=tenant.admin.headers))["is_active"] is True
 
 
+async def test_the_last_admin_cannot_be_demoted_deactivated_or_deleted(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    tenant = await factory.tenant()
+    me = tenant.url(f"/users/{tenant.admin.user_id}")
+    admin = tenant.admin.headers
+    response = await client.patch(me, headers=admin, json={"role": "VIEWER"})
+    assert_error(response, 409, "LAST_ADMIN")
+    assert data(await client.get(me, headers=admin))["role"] == "TENANT_ADMIN"
+
+    # A second admin: now either may step down, but not both.
+    other = await factory.user(tenant, Role.TENANT_ADMIN)
+    there = tenant.url(f"/users/{other.user_id}")
+    assert data(await client.patch(me, headers=admin, json={"role": "VIEWER"}))["role"] == "VIEWER"
+    assert_error(
+        await client.patch(there, headers=other.headers, json={"role": "SITE_ADMIN"}),
+        409,
+        "LAST_ADMIN",
+    )
+    # A super-admin acting in the tenant cannot remove its last admin either...
+    root_tenant = await factory.tenant(admin_role=Role.SUPER_ADMIN)
+    root = root_tenant.admin.headers
+    assert_error(await client.delete(there, headers=root), 409, "LAST_ADMIN")
+    assert_error(
+        await client.patch(there, headers=root, json={"is_active": False}), 409, "LAST_ADMIN"
+    )
+    # ...but may once another admin exists; other changes to the last admin still work.
+    renamed = await client.patch(there, headers=other.headers, json={"full_name": "Ops Lead"})
+    assert data(renamed)["full_name"] == "Ops Lead"
+    assert (await client.patch(me, headers=root, json={"role": "TENANT_ADMIN"})).status_code == 200
+    assert (await client.delete(there, headers=root)).status_code == 204
+
+
 async def test_deleting_a_user_twice_is_404(client: httpx.AsyncClient, factory: Factory) -> None:
     tenant = await factory.tenant()
     user = await factory.user(tenant, Role.VIEWER)

@@ -101,6 +101,11 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, scope: TenantScope) 
     if user.role == Role.SUPER_ADMIN and scope.principal.role is not Role.SUPER_ADMIN:
         service.check_may_grant(scope.principal, Role.SUPER_ADMIN)
     fields = body.model_dump(exclude_unset=True)
+    stays_admin = (body.role is None or body.role.value in service.ADMIN_ROLES) and (
+        body.is_active is not False
+    )
+    if service.is_active_admin(user) and not stays_admin:
+        await service.ensure_admin_remains(scope.session, user)
     before = {k: getattr(user, k) for k in fields if k not in ("password", "site_ids")}
     await service.update(scope.session, user, dict(fields))
     changes = audit.diff(before, {k: v for k, v in fields.items() if k in before})
@@ -133,6 +138,8 @@ async def delete_user(user_id: uuid.UUID, scope: TenantScope) -> None:
     user = await service.get(scope.session, user_id, for_update=True)
     if user.role == Role.SUPER_ADMIN:
         service.check_may_grant(scope.principal, Role.SUPER_ADMIN)
+    if service.is_active_admin(user):
+        await service.ensure_admin_remains(scope.session, user)
     await scope.session.delete(user)
     await audit.record(
         scope.session,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,3 +116,31 @@ async def update(
         await session.execute(delete(UserSite).where(UserSite.user_id == user.id))
     await session.flush()
     return None
+
+
+ADMIN_ROLES = (Role.SUPER_ADMIN.value, Role.TENANT_ADMIN.value)
+
+
+def is_active_admin(user: User) -> bool:
+    return user.is_active and user.role in ADMIN_ROLES
+
+
+async def ensure_admin_remains(session: AsyncSession, user: User) -> None:
+    """Refuse (409 LAST_ADMIN) a change that would leave the user's tenant without an active
+    admin: demoting, deactivating or deleting its last one. A per-tenant advisory lock
+    serialises such changes, so two admins demoting each other cannot both succeed."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('gito:admins:' || :tenant))"),
+        {"tenant": str(user.tenant_id)},
+    )
+    others = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.id != user.id, User.is_active, User.role.in_(ADMIN_ROLES))
+    )
+    if not others:
+        raise Conflict(
+            "the tenant's last active admin cannot be demoted, deactivated or deleted;"
+            " make another user TENANT_ADMIN first",
+            code="LAST_ADMIN",
+        )
