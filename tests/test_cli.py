@@ -152,3 +152,45 @@ def test_gito_up_prints_generated_credentials_once(data_dir: Path, tmp_path: Pat
         assert password not in output and "password:" not in output
         # And the generated password still works.
         _login(second.url, email, password)
+
+
+def test_sigterm_during_start_up_stops_the_embedded_database(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """SIGTERM while migrations run (before uvicorn has its handlers): the embedded
+    PostgreSQL is stopped, not left running without its parent."""
+    import psutil
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES)}
+    env.update(MQTT_BROKER_PORT=str(free_port()), LOG_LEVEL="INFO")
+    log = tmp_path / "gito-up-sigterm.log"
+    gito = Path(sys.executable).with_name("gito")
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(gito), "up", "--data-dir", str(data_dir), "--port", str(free_port())],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        # The server runs once its pid file exists; then migrations start.
+        while not (pid_file.exists() and "embedded database created" in log.read_text()):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        postmaster = int(pid_file.read_text().split()[0])
+        assert psutil.pid_exists(postmaster)
+        assert "Gito is up" not in log.read_text()  # still starting
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(postmaster) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not psutil.pid_exists(postmaster), log.read_text()

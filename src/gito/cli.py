@@ -44,15 +44,26 @@ def _database(settings: Settings) -> Iterator[Settings]:
     if settings.database_url:
         yield settings
         return
+    import signal
+
     from gito.embedded.postgres import EmbeddedPostgres
 
     embedded = EmbeddedPostgres(settings.gito_data_dir)
-    console.print(f"[dim]starting embedded PostgreSQL in {embedded.pgdata}[/dim]")
-    url = embedded.start()
+    # SIGTERM's default action ends the process without `finally`, which would leave the
+    # embedded server running. As a KeyboardInterrupt it unwinds like Ctrl-C (uvicorn
+    # installs its own graceful handler while it serves, and restores this one after).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        console.print(f"[dim]starting embedded PostgreSQL in {embedded.pgdata}[/dim]")
+        url = embedded.start()
         yield settings.model_copy(update={"database_url": url})
     finally:
         embedded.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _migrate(settings: Settings) -> None:
