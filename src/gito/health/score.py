@@ -248,9 +248,9 @@ async def compute_tenant(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, now: datetime
 ) -> TenantScores:
     """Recompute every device of the tenant bound on `conn` (the caller binds it)."""
-    # The statement is many small expressions over every device, and the planner's row
-    # estimate through the LATERAL joins is far too high: JIT compiled it for ~1-4 s per run
-    # to save less than that (measured at 100k devices). Off for this transaction only.
+    # The planner's row estimate through the marks' LATERAL join is far too high, so JIT
+    # compiled the statement on every run and made it slower: 4.4-4.8 s with JIT, 2.1-2.8 s
+    # without, at 100k devices (docs/HEALTH.md). Off for this transaction only.
     await conn.execute("SET LOCAL jit = off")
     computed = _count(await conn.execute(_COMPUTE, tenant_id, now))
     copied = _count(await conn.execute(_COPY_SCORES, tenant_id))
