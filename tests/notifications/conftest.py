@@ -18,9 +18,10 @@ from gito.notifications.notifier import Notifier
 from tests.alarms.helpers import at, make_rule, send
 from tests.api.helpers import data
 from tests.factories import TenantFixture
-from tests.processor.conftest import wait_for
+from tests.processor.conftest import broker, processor, processor_settings, wait_for
 
-__all__ = ["wait_for"]
+# The processor tests' private Mosquitto and processor, for the end-to-end test.
+__all__ = ["broker", "processor", "processor_settings", "wait_for"]
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ import uuid
 
 import asyncpg
 import httpx
+import orjson
 
+from gito.processor.service import Processor
 from gito.telemetry.payloads import Reading
 from gito.telemetry.writer import Accepted, DeviceDirectory, PartitionCache, write_batch
 from tests.alarms.helpers import at, make_rule, send
@@ -23,6 +25,7 @@ from tests.notifications.conftest import (
     wait_for,
 )
 from tests.notifications.receivers import webhook_receiver
+from tests.processor.conftest import Broker, publisher
 
 
 async def _delivered(owner_dsn: str, channel_id: str, n: int = 1) -> list[asyncpg.Record]:
@@ -364,3 +367,36 @@ async def test_test_endpoint_sends_a_test_message(
         (entry,) = data(log)
         assert entry["id"] == queued["id"] and entry["last_status"] == 200
         assert entry["last_duration_ms"] > 0
+
+
+async def test_mqtt_breach_to_webhook_through_the_real_processor(
+    broker: Broker,
+    processor: Processor,
+    client: httpx.AsyncClient,
+    factory: Factory,
+    owner_dsn: str,
+    run_notifier: RunNotifier,
+) -> None:
+    """The whole path: a device publishes over MQTT, the processor stores the batch and
+    raises the alarm, the notifier posts the signed webhook."""
+    tenant = await factory.tenant()
+    device, _ = await factory.device(tenant, name="boiler")
+    with webhook_receiver() as receiver:
+        channel = await make_channel(client, tenant, type="webhook", url=receiver.url)
+        await make_rule(
+            client, tenant, condition={"field": "pressure", "operator": ">=", "value": 3.5}
+        )
+        await run_notifier()
+        mqtt = await publisher(broker.port)
+        try:
+            mqtt.publish(
+                f"{tenant.id}/devices/{device}/telemetry", orjson.dumps({"pressure": 4.2}), qos=1
+            )
+            (row,) = await _delivered(owner_dsn, channel["id"])
+        finally:
+            await mqtt.disconnect()
+        assert row["status"] == "DELIVERED"
+        (request,) = receiver.requests
+        assert request.signed_with(channel["secret"])
+        alarm = request.json["alarm"]
+        assert (alarm["device_name"], alarm["field"], alarm["value"]) == ("boiler", "pressure", 4.2)
