@@ -12,6 +12,7 @@ import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Skeleton } from "@/components/ui/skeleton";
 import { usePermission } from "@/features/auth/hooks";
+import { HealthCard } from "@/features/health/health-card";
 import { useSiteNames } from "@/features/sites/api";
 import { LatestValues, TelemetryPanel } from "@/features/telemetry/telemetry-panel";
 import { ApiError } from "@/lib/api/client";
@@ -153,7 +154,10 @@ export function DeviceDetail({ id }: { id: string | null }) {
             ) : null}
           </CardContent>
         </Card>
-        <LatestValues deviceId={device.id} />
+        <div className="grid content-start gap-4">
+          <HealthCard deviceId={device.id} />
+          <LatestValues deviceId={device.id} />
+        </div>
         <div className="lg:col-span-3">
           <TelemetryPanel deviceId={device.id} />
         </div>
