@@ -96,7 +96,8 @@ class Batcher:
 
     def add(self, item: Accepted | Rejected, token: Any = None) -> None:
         """Queue a message; its `token` is acknowledged once the batch holding it committed.
-        Never blocks: the broker's in-flight window (Receive Maximum) bounds the queue."""
+        Never blocks: above `max_pending` messages the source is paused, which bounds the
+        queue (the broker's in-flight window alone does not, see gito.processor.mqtt)."""
         if self._closing:
             return  # not acknowledged: the broker redelivers it to the next session
         self._pending.append(_Entry(item, token, time.monotonic()))
@@ -104,7 +105,9 @@ class Batcher:
         self._arrived.set()
         if len(self._pending) >= self.max_messages:
             self._full.set()
-            if len(self._pending) >= self.max_pending and self.pause and not self._paused:
+            if len(self._pending) >= self.max_pending and self.pause:
+                # Every time, not once: a connection made since the last call (a reconnect)
+                # must be paused too. `pause` is idempotent.
                 self._paused = True
                 self.pause()
 

@@ -5,15 +5,25 @@ message and sends one PUBACK write per message; profiling the processor showed t
 quarter of its CPU. Here each QoS 1 PUBLISH is handed to a plain callback together with an
 `AckToken`, and `ack` writes the PUBACKs of a whole committed batch in one socket write.
 
-This hooks one method of gmqtt's packet handler, so gmqtt is pinned in pyproject.toml and the
-processor tests exercise the hook against a real broker.
+Back-pressure (`pause`/`resume`) holds gmqtt's read loop rather than the socket: pausing the
+transport does not hold, because gmqtt reads through an `asyncio.StreamReader` whose own flow
+control resumes the transport as soon as its 128 KiB buffer drains, so a flood kept flowing
+into the processor's memory. A held read loop leaves the StreamReader to fill and pause the
+socket itself, and the broker keeps the rest. Nor can the broker's in-flight window be relied
+on: Mosquitto 2.0.11 (Debian 12's) sends a whole Receive Maximum of new messages for every
+PUBACK it receives (measured; 2.0.13 lists fixes to its inflight quota), and MQTT 3.1.1 has
+no such window at all. tests/processor/test_backpressure.py floods both ways.
+
+This hooks one method of gmqtt's packet handler and its protocol's `read`, so gmqtt is pinned
+in pyproject.toml and the processor tests exercise the hooks against a real broker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from gmqtt import Client
@@ -37,6 +47,9 @@ class BulkAckSubscriber:
         self._handler = handler
         handler._handle_qos_1_publish_packet = self._on_qos1
         client.on_message = self._on_qos0
+        # Set while the read loop may run; cleared by `pause`.
+        self._reading = asyncio.Event()
+        self._reading.set()
 
     def _on_qos1(self, mid: int, payload: bytes, topic: str, properties: dict[str, Any]) -> None:
         token = (self._handler.current_connection, mid)
@@ -47,17 +60,31 @@ class BulkAckSubscriber:
     ) -> None:
         self.on_publish(topic, payload, False, None)
 
+    @property
+    def paused(self) -> bool:
+        return not self._reading.is_set()
+
     def pause(self) -> None:
-        """Stop reading from the broker (back-pressure where the protocol has none: MQTT
-        3.1.1 knows no Receive Maximum, so a slow database would otherwise fill memory)."""
-        transport = getattr(self._handler.current_connection, "_transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.pause_reading()
+        """Stop taking messages from the current connection until `resume`: its read loop
+        waits before its next read (what was already read, at most 64 KiB, is still
+        delivered). Idempotent and cheap; a connection made later starts unpaused (it must
+        read its CONNACK), so the caller pauses again while it is over its limit."""
+        self._reading.clear()
+        protocol = getattr(self._handler.current_connection, "_protocol", None)
+        if protocol is not None and "read" not in vars(protocol):
+            protocol.read = self._held_read(protocol.read)
 
     def resume(self) -> None:
-        transport = getattr(self._handler.current_connection, "_transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.resume_reading()
+        self._reading.set()
+
+    def _held_read(self, read: Callable[[int], Awaitable[bytes]]) -> Callable[..., Any]:
+        reading = self._reading
+
+        async def held_read(n: int = -1) -> bytes:
+            await reading.wait()
+            return await read(n)
+
+        return held_read
 
     def ack(self, tokens: Iterable[AckToken | None]) -> int:
         """Send the PUBACKs of committed messages; returns how many were sent."""
