@@ -218,6 +218,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("list_devices", "GET", "/tenants/{tenant_id}/devices", Permission.DEVICES_READ, 200),
     Endpoint(
+        "count_devices", "GET", "/tenants/{tenant_id}/devices/counts", Permission.DEVICES_READ, 200
+    ),
+    Endpoint(
         "create_device",
         "POST",
         "/tenants/{tenant_id}/devices",

@@ -328,3 +328,39 @@ async def test_bad_list_parameters_are_422(
     tenant = fleet["tenant"]
     response = await client.get(tenant.url(f"/devices?{query}"), headers=tenant.admin.headers)
     assert_error(response, 422, "VALIDATION_ERROR")
+
+
+async def test_status_counts_in_one_request(
+    client: httpx.AsyncClient, factory: Factory, owner_dsn: str
+) -> None:
+    from gito.auth.permissions import Role
+
+    tenant = await factory.tenant()
+    other = await factory.tenant()
+    north = await factory.site(tenant, "north")
+    south = await factory.site(tenant, "south")
+    placed = [
+        (north, "online"),
+        (north, "online"),
+        (north, "error"),
+        (south, "offline"),
+        (south, "idle"),
+        (None, "offline"),
+    ]
+    for site, status in placed:
+        device, _ = await factory.device(tenant, site_id=site)
+        async with owner(owner_dsn) as conn:
+            await conn.execute("UPDATE devices SET status = $1 WHERE id = $2", status, device)
+    await factory.device(other)  # another tenant's device is not counted
+
+    counts = data(await client.get(tenant.url("/devices/counts"), headers=tenant.admin.headers))
+    assert counts == {"online": 2, "offline": 2, "idle": 1, "error": 1, "total": 6}
+    scoped = await factory.user(tenant, Role.CLIENT, site_ids=[north])
+    assert data(await client.get(tenant.url("/devices/counts"), headers=scoped.headers)) == {
+        "online": 2,
+        "offline": 0,
+        "idle": 0,
+        "error": 1,
+        "total": 3,
+    }
+    assert_error(await client.get(other.url("/devices/counts"), headers=tenant.admin.headers), 403)

@@ -14,6 +14,7 @@ from gito.db.models import Device
 from gito.db.pagination import PageQuery, PerPageQuery, paginate
 from gito.devices import csv_import, service
 from gito.devices.schemas import (
+    DeviceCounts,
     DeviceCreate,
     DeviceOut,
     DeviceSort,
@@ -127,6 +128,18 @@ async def import_devices(
     )
     await provisioner.devices_created(scope.tenant_id, [(c["id"], c["token"]) for c in created])
     return ok([{**c, "id": str(c["id"])} for c in created], status_code=201)
+
+
+@router.get(
+    "/counts",
+    operation_id="count_devices",
+    response_model=Envelope[DeviceCounts],
+    dependencies=[requires(Permission.DEVICES_READ)],
+)
+async def count_devices(scope: TenantScope) -> Any:
+    """Devices per status and in all (of the caller's sites for SITE_ADMIN/CLIENT): the
+    dashboard's fleet cards in one request."""
+    return ok(await service.status_counts(scope.session, scope.principal))
 
 
 @router.get(

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from gito.api.schemas import ORMModel, PatchModel, StrictModel
 from gito.api.validators import Metadata, Name
@@ -33,6 +33,14 @@ class DeviceStatus(StrEnum):
     offline = "offline"
     idle = "idle"
     error = "error"
+
+
+class DeviceCounts(BaseModel):
+    online: int
+    offline: int
+    idle: int
+    error: int
+    total: int
 
 
 class DeviceSort(StrEnum):

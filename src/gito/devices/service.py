@@ -62,6 +62,17 @@ def listing(
     return query.order_by(order, Device.id)
 
 
+async def status_counts(session: AsyncSession, principal: Principal) -> dict[str, int]:
+    """Visible devices per status, with every status present and the total."""
+    query = select(Device.status, func.count()).group_by(Device.status)
+    if principal.site_ids is not None:
+        query = query.where(Device.site_id.in_(principal.site_ids))
+    counts = {status.value: 0 for status in DeviceStatus}
+    for status, count in (await session.execute(query)).tuples():
+        counts[status] = count
+    return {**counts, "total": sum(counts.values())}
+
+
 async def get_visible(
     session: AsyncSession, principal: Principal, device_id: uuid.UUID, *, for_update: bool = False
 ) -> Device:

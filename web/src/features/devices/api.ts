@@ -55,24 +55,17 @@ export function useDevice(id: string | null) {
   });
 }
 
-/** Fleet counts by status: one `per_page=1` list per status, read from `meta.total`. */
+/** Fleet counts by status and in all, from one request (`GET .../devices/counts`). */
 export function useDeviceCounts() {
   const tenantId = useTenantId();
   return useQuery({
     queryKey: deviceKeys.counts(tenantId ?? ""),
-    queryFn: async () => {
-      const totals = await Promise.all(
-        [undefined, ...DEVICE_STATUSES].map(async (status) => {
-          const body = unwrap(
-            await api.GET("/api/v1/tenants/{tenant_id}/devices", {
-              params: { path: { tenant_id: tenantId! }, query: { per_page: 1, status } },
-            }),
-          );
-          return [status ?? "total", body.meta.total] as const;
+    queryFn: async () =>
+      unwrap(
+        await api.GET("/api/v1/tenants/{tenant_id}/devices/counts", {
+          params: { path: { tenant_id: tenantId! } },
         }),
-      );
-      return Object.fromEntries(totals) as Record<DeviceStatus | "total", number>;
-    },
+      ).data as Record<DeviceStatus | "total", number>,
     enabled: !!tenantId,
     refetchInterval: 60_000,
   });

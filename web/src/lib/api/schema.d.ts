@@ -235,6 +235,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant_id}/devices/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Count Devices
+         * @description Devices per status and in all (of the caller's sites for SITE_ADMIN/CLIENT): the
+         *     dashboard's fleet cards in one request.
+         */
+        get: operations["count_devices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant_id}/devices/{device_id}": {
         parameters: {
             query?: never;
@@ -1281,6 +1302,19 @@ export interface components {
          * @enum {string}
          */
         DeliveryStatus: "PENDING" | "SENDING" | "DELIVERED" | "FAILED";
+        /** DeviceCounts */
+        DeviceCounts: {
+            /** Online */
+            online: number;
+            /** Offline */
+            offline: number;
+            /** Idle */
+            idle: number;
+            /** Error */
+            error: number;
+            /** Total */
+            total: number;
+        };
         /** DeviceCreate */
         DeviceCreate: {
             /** Name */
@@ -1518,6 +1552,15 @@ export interface components {
              */
             success: boolean;
             data: components["schemas"]["DeliveryOut"];
+        };
+        /** Envelope[DeviceCounts] */
+        Envelope_DeviceCounts_: {
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+            data: components["schemas"]["DeviceCounts"];
         };
         /** Envelope[DeviceHealthOut] */
         Envelope_DeviceHealthOut_: {
@@ -4331,6 +4374,101 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_ImportedDevice__"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    count_devices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant the request acts in. */
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_DeviceCounts_"];
                 };
             };
             /** @description Bad Request */
