@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import orjson
 
-from gito.alarms.engine import evaluate_no_data
+from gito.alarms.engine import REACTIVATED, evaluate_no_data
 from tests.alarms.helpers import alarm_events, alarms_of, at, history_of, make_rule, send
 from tests.api.helpers import data
 from tests.factories import Factory
@@ -292,5 +292,165 @@ async def test_no_data_rules_raise_and_clear(
         assert [a["status"] for a in await alarms_of(owner_dsn, fixed, silent)] == ["CLEARED"]
         assert [a["device_id"] for a in await alarms_of(owner_dsn, fixed)] == [silent, chatty]
         assert [a["device_id"] for a in await alarms_of(owner_dsn, factor)] == [slow]
+    finally:
+        await conn.close()
+
+
+async def test_escalation_makes_an_acknowledged_alarm_active_again(
+    client: httpx.AsyncClient, factory: Factory, owner_dsn: str
+) -> None:
+    tenant = await factory.tenant()
+    device, _ = await factory.device(tenant)
+    headers = tenant.admin.headers
+    await make_rule(
+        client,
+        tenant,
+        condition={"field": "temperature", "operator": ">", "value": 30},
+        severity="MINOR",
+        escalation=[
+            {"operator": ">", "value": 40, "severity": "MAJOR"},
+            {"operator": ">", "value": 50, "severity": "CRITICAL"},
+        ],
+    )
+    await send(owner_dsn, tenant.id, device, [(at(0), {"temperature": 31})])
+    (alarm,) = data(await client.get(tenant.url("/alarms"), headers=headers))
+    url = tenant.url(f"/alarms/{alarm['id']}")
+    acked = data(await client.post(f"{url}/acknowledge", json={"comment": "seen"}, headers=headers))
+    assert acked["status"] == "ACKNOWLEDGED"
+
+    # A repeat at the same severity leaves the acknowledgement alone.
+    await send(owner_dsn, tenant.id, device, [(at(10), {"temperature": 35})])
+    still = data(await client.get(url, headers=headers))
+    assert (still["status"], still["count"], still["ack_comment"]) == ("ACKNOWLEDGED", 2, "seen")
+
+    result = await send(owner_dsn, tenant.id, device, [(at(20), {"temperature": 45})])
+    (event,) = alarm_events(result)
+    assert (event["action"], event["severity"], event["status"]) == ("escalated", "MAJOR", "ACTIVE")
+    escalated = data(await client.get(url, headers=headers))
+    assert (escalated["status"], escalated["severity"], escalated["count"]) == (
+        "ACTIVE",
+        "MAJOR",
+        3,
+    )
+    # The acknowledgement is withdrawn on the alarm and kept in its history.
+    assert escalated["acknowledged_at"] is None
+    assert escalated["acknowledged_by"] is None and escalated["ack_comment"] is None
+    history = data(await client.get(f"{url}/history", headers=headers))
+    assert [(h["action"], h["severity"]) for h in history] == [
+        ("raised", "MINOR"),
+        ("acknowledged", "MINOR"),
+        ("escalated", "MAJOR"),
+    ]
+    assert (history[1]["comment"], history[1]["user_id"]) == ("seen", str(tenant.admin.user_id))
+    assert history[2]["comment"] == REACTIVATED and history[2]["value"] == 45
+    counts = data(await client.get(tenant.url("/alarms/counts"), headers=headers))
+    assert (counts["MAJOR"], counts["MINOR"], counts["total"]) == (1, 0, 1)
+
+    # Acknowledged again, then escalated and cleared within one batch: the history has both,
+    # and the clear wins.
+    await client.post(f"{url}/acknowledge", json={"comment": "again"}, headers=headers)
+    result = await send(
+        owner_dsn,
+        tenant.id,
+        device,
+        [(at(30), {"temperature": 55}), (at(31), {"temperature": 20})],
+    )
+    assert [(e["action"], e["status"]) for e in alarm_events(result)] == [
+        ("escalated", "ACTIVE"),
+        ("cleared", "CLEARED"),
+    ]
+    final = data(await client.get(url, headers=headers))
+    assert (final["status"], final["severity"], final["acknowledged_by"]) == (
+        "CLEARED",
+        "CRITICAL",
+        None,
+    )
+    history = data(await client.get(f"{url}/history", headers=headers))
+    assert [h["action"] for h in history][-3:] == ["acknowledged", "escalated", "cleared"]
+    assert history[-2]["comment"] == REACTIVATED
+
+
+async def test_escalation_of_an_active_alarm_has_no_comment(
+    client: httpx.AsyncClient, factory: Factory, owner_dsn: str
+) -> None:
+    tenant = await factory.tenant()
+    device, _ = await factory.device(tenant)
+    rule = await make_rule(
+        client,
+        tenant,
+        condition={"field": "temperature", "operator": ">", "value": 30},
+        escalation=[{"operator": ">", "value": 40, "severity": "CRITICAL"}],
+    )
+    await send(owner_dsn, tenant.id, device, [(at(0), {"temperature": 31})])
+    result = await send(owner_dsn, tenant.id, device, [(at(1), {"temperature": 41})])
+    assert [(e["action"], e["status"]) for e in alarm_events(result)] == [("escalated", "ACTIVE")]
+    (alarm,) = await alarms_of(owner_dsn, rule)
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        comments = await conn.fetch(
+            "SELECT action, comment FROM alarm_events WHERE alarm_id = $1 ORDER BY id", alarm["id"]
+        )
+    finally:
+        await conn.close()
+    assert [tuple(c) for c in comments] == [("raised", None), ("escalated", None)]
+
+
+async def test_no_data_rules_honour_the_cooldown(
+    client: httpx.AsyncClient, factory: Factory, owner_dsn: str
+) -> None:
+    tenant = await factory.tenant()
+    device, _ = await factory.device(tenant, device_type="cooled")
+    cooled = await make_rule(
+        client, tenant, kind="no_data", no_data_s=300, device_type="cooled", cooldown_s=3600
+    )
+    plain = await make_rule(client, tenant, kind="no_data", no_data_s=300, device_type="cooled")
+    now = datetime.now(UTC)
+    await _set_last_seen(owner_dsn, device, now - timedelta(minutes=10))
+    conn = await asyncpg.connect(owner_dsn, server_settings={"role": "gito_app"})
+    try:
+        await evaluate_no_data(conn, now)
+        assert [a["status"] for a in await alarms_of(owner_dsn, cooled)] == ["ACTIVE"]
+        # The device reports: both alarms clear.
+        back = now + timedelta(minutes=10)
+        await _set_last_seen(owner_dsn, device, back)
+        await evaluate_no_data(conn, back)
+        assert [a["status"] for a in await alarms_of(owner_dsn, cooled)] == ["CLEARED"]
+        assert [a["status"] for a in await alarms_of(owner_dsn, plain)] == ["CLEARED"]
+        # Silent again 20 minutes later: within the hour's cooldown, only the rule without
+        # one raises a new alarm.
+        await evaluate_no_data(conn, back + timedelta(minutes=20))
+        assert [a["status"] for a in await alarms_of(owner_dsn, cooled)] == ["CLEARED"]
+        assert [a["status"] for a in await alarms_of(owner_dsn, plain)] == ["CLEARED", "ACTIVE"]
+        # An hour after the clear, the cooled rule raises again.
+        await evaluate_no_data(conn, back + timedelta(minutes=61))
+        statuses = [a["status"] for a in await alarms_of(owner_dsn, cooled)]
+        assert statuses == ["CLEARED", "ACTIVE"]
+    finally:
+        await conn.close()
+
+
+async def test_no_data_cooldown_follows_a_manual_clear(
+    client: httpx.AsyncClient, factory: Factory, owner_dsn: str
+) -> None:
+    tenant = await factory.tenant()
+    device, _ = await factory.device(tenant, device_type="manual")
+    rule = await make_rule(
+        client, tenant, kind="no_data", no_data_s=300, device_type="manual", cooldown_s=600
+    )
+    now = datetime.now(UTC)
+    await _set_last_seen(owner_dsn, device, now - timedelta(minutes=10))
+    conn = await asyncpg.connect(owner_dsn, server_settings={"role": "gito_app"})
+    try:
+        await evaluate_no_data(conn, now)
+        (alarm,) = await alarms_of(owner_dsn, rule)
+        response = await client.post(
+            tenant.url(f"/alarms/{alarm['id']}/clear"), headers=tenant.admin.headers
+        )
+        cleared_at = datetime.fromisoformat(data(response)["cleared_at"])
+        # Still silent, but cleared by hand a moment ago: no new alarm within the cooldown.
+        await evaluate_no_data(conn, cleared_at + timedelta(minutes=5))
+        assert [a["status"] for a in await alarms_of(owner_dsn, rule)] == ["CLEARED"]
+        await evaluate_no_data(conn, cleared_at + timedelta(minutes=11))
+        assert [a["status"] for a in await alarms_of(owner_dsn, rule)] == ["CLEARED", "ACTIVE"]
     finally:
         await conn.close()
