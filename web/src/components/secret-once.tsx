@@ -2,8 +2,17 @@ import { KeyRoundIcon } from "lucide-react";
 
 import { CopyButton } from "@/components/copy-button";
 
-/** A device token: the server keeps only its hash, so this is the one chance to copy it. */
-export function SecretOnce({ value, label = "Device token" }: { value: string; label?: string }) {
+/** A secret the server shows once (a device token, a webhook signing secret): this is the one
+ * chance to copy it. */
+export function SecretOnce({
+  value,
+  label = "Device token",
+  note = "Copy it now and store it on the device. It is shown only once and cannot be recovered.",
+}: {
+  value: string;
+  label?: string;
+  note?: string;
+}) {
   return (
     <div className="rounded-md border border-amber-500/40 bg-amber-500/8 p-3" data-testid="secret-once">
       <div className="mb-2 flex items-center gap-2 text-sm font-medium">
@@ -20,9 +29,7 @@ export function SecretOnce({ value, label = "Device token" }: { value: string; l
         </code>
         <CopyButton value={value} />
       </div>
-      <p className="mt-2 text-xs text-muted-foreground">
-        Copy it now and store it on the device. It is shown only once and cannot be recovered.
-      </p>
+      <p className="mt-2 text-xs text-muted-foreground">{note}</p>
     </div>
   );
 }

@@ -2,11 +2,13 @@
 
 import {
   ActivityIcon,
+  BellIcon,
   CpuIcon,
   LayoutDashboardIcon,
   LogOutIcon,
   MapPinIcon,
   ScrollTextIcon,
+  SirenIcon,
   UsersIcon,
   type LucideIcon,
 } from "lucide-react";
@@ -40,8 +42,10 @@ interface NavItem {
 const NAV: NavItem[] = [
   { href: "/", label: "Overview", icon: LayoutDashboardIcon, permission: "devices:read" },
   { href: "/devices/", label: "Devices", icon: CpuIcon, permission: "devices:read" },
+  { href: "/alarms/", label: "Alarms", icon: SirenIcon, permission: "alarms:read" },
   { href: "/sites/", label: "Sites", icon: MapPinIcon, permission: "sites:read" },
   { href: "/users/", label: "Users", icon: UsersIcon, permission: "users:read" },
+  { href: "/notifications/", label: "Notifications", icon: BellIcon, permission: "notifications:read" },
   { href: "/audit/", label: "Audit log", icon: ScrollTextIcon, permission: "audit:read" },
 ];
 

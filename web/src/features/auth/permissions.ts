@@ -14,7 +14,12 @@ export type Permission =
   | "devices:read"
   | "devices:write"
   | "devices:credentials"
-  | "audit:read";
+  | "audit:read"
+  | "alarms:read"
+  | "alarms:ack"
+  | "rules:write"
+  | "notifications:read"
+  | "notifications:write";
 
 const table = matrix as Record<string, string[]>;
 
