@@ -12,7 +12,9 @@ Figures:
   so an event arrives when its row committed; latency = arrival - the `ts` the publisher
   put in (the same clock, one machine);
 - lost = published - stored; duplicates = stored rows - distinct `seq`;
-- processor peak RSS (`VmHWM`), bytes of table + index per stored metric value.
+- processor peak RSS (`VmHWM`) and its RSS once connected, before the first message (the
+  cost of its imports and pools; the difference is what the flood added), bytes of
+  table + index per stored metric value.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class IngestResult:
     bytes_per_metric: float
     rules: int = 0
     alarms_raised: int = 0
+    processor_idle_rss_mb: float = 0.0
 
     @property
     def lost(self) -> int:
@@ -167,9 +170,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM")
+
+
+def _status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/<pid>/status (VmRSS now, VmHWM the peak), in MB."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -290,6 +298,7 @@ async def _measure(
     watcher = await asyncpg.connect(owner)
     with _processor(settings, database_url, port) as processor:
         await asyncio.sleep(2.0)  # connected and subscribed
+        idle_rss = _status_mb(processor.pid, "VmRSS")
         ctx = multiprocessing.get_context("spawn")
         go = ctx.Event()
         share = messages // publishers
@@ -360,6 +369,7 @@ async def _measure(
         bytes_per_metric=size / max(total_rows * METRICS_PER_MESSAGE, 1),
         rules=rules,
         alarms_raised=alarms_raised,
+        processor_idle_rss_mb=idle_rss,
     )
 
 
@@ -409,7 +419,8 @@ def render(result: IngestResult) -> str:
         f"publish->stored latency p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(lat)} samples)",
         f"lost                    {result.lost}",
         f"duplicates              {result.duplicates}",
-        f"processor peak RSS      {result.processor_peak_rss_mb:.1f} MB",
+        f"processor peak RSS      {result.processor_peak_rss_mb:.1f} MB "
+        f"({result.processor_idle_rss_mb:.1f} MB connected, before the first message)",
         f"processor CPU           {result.processor_cpu_s:.2f} s = "
         f"{result.stored_rows / max(result.processor_cpu_s, 1e-9):.0f} msg per CPU-second",
         f"storage                 {result.bytes_per_metric:.1f} bytes of table+index per metric",
