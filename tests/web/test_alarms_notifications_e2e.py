@@ -93,6 +93,29 @@ async def test_rule_in_ui_alarm_live_acknowledge_and_history(
     assert await row.get_by_test_id("rule-condition").inner_text() == "temperature > 8"
     assert "fridge" in await row.inner_text()
     assert "CRITICAL" in await row.inner_text()  # the escalation step
+
+    # Editing loads the rule back into the form and PATCHes the whole of it.
+    await row.get_by_role("button", name="Edit Cold room too warm").click()
+    dialog = page.get_by_role("dialog")
+    assert await dialog.get_by_label("Telemetry field").input_value() == "temperature"
+    assert await dialog.get_by_label("Condition value").input_value() == "8"
+    assert await dialog.get_by_label("Escalation 1 value").input_value() == "12"
+    assert await dialog.get_by_label("Device type").input_value() == "fridge"
+    await dialog.get_by_label("Cooldown (s)").fill("600")
+    await dialog.get_by_role("button", name="Save").click()
+    await dialog.wait_for(state="detached")
+    await row.get_by_text("cooldown 10 min").wait_for()
+
+    # A no-data rule: silence instead of a condition.
+    await page.get_by_role("button", name="New rule").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Name", exact=True).fill("Fridge silent")
+    await pick(page, dialog.get_by_label("Kind"), "No data")
+    await dialog.get_by_label("Silence (s)").fill("900")
+    await dialog.get_by_role("button", name="Create rule").click()
+    await dialog.wait_for(state="detached")
+    silent = page.get_by_test_id("rule-row").filter(has_text="Fridge silent")
+    assert await silent.get_by_test_id("rule-condition").inner_text() == "silent > 15 min"
     await page.screenshot(path="/tmp/gito-web-rules.png", full_page=True)
 
     await (
@@ -149,7 +172,23 @@ async def test_rule_in_ui_alarm_live_acknowledge_and_history(
 
     # The detail is in the URL: a reload opens it again.
     await page.reload()
-    await page.get_by_test_id("alarm-detail").get_by_test_id("history-entry").nth(2).wait_for()
+    detail = page.get_by_test_id("alarm-detail")
+    await detail.get_by_test_id("history-entry").nth(2).wait_for()
+
+    # Cleared by hand from the detail (a dialog over the panel): history and list follow.
+    await detail.get_by_role("button", name="Clear", exact=True).click()
+    confirm = page.get_by_role("dialog", name="Clear alarm")
+    await confirm.get_by_label("Comment (optional)").fill("sensor replaced")
+    await confirm.get_by_role("button", name="Clear", exact=True).click()
+    await confirm.wait_for(state="detached")
+    cleared = detail.locator("[data-testid=history-entry][data-action=cleared]")
+    await cleared.get_by_text("sensor replaced").wait_for()
+    await detail.get_by_test_id("alarm-status").filter(has_text="cleared").wait_for()
+    await page.keyboard.press("Escape")
+    await detail.wait_for(state="detached")
+    # The default view lists open alarms only.
+    await page.get_by_text("No open alarms").wait_for()
+    await page.get_by_test_id("alarm-count-total").filter(has_text="0").wait_for()
 
 
 async def test_webhook_channel_secret_once_test_delivery_and_retry(

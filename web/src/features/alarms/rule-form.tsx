@@ -492,9 +492,26 @@ export function RuleForm({
               </div>
             )}
           </div>
-          <div className="flex flex-wrap items-center gap-2">
-            <span className="text-sm">Severity</span>
-            <SeveritySelect id={`${id}-severity`} value={v.severity} onChange={(s) => set("severity", s)} />
+          <div className="grid gap-4 sm:grid-cols-2">
+            <Field id={`${id}-severity`} label="Severity" error={errors.severity}>
+              <SeveritySelect id={`${id}-severity`} value={v.severity} onChange={(s) => set("severity", s)} />
+            </Field>
+            <Field
+              id={`${id}-cooldown`}
+              label="Cooldown (s)"
+              hint={secondsHint(v.cooldown_s, "No new alarm this long after a clear")}
+              error={errors.cooldown_s}
+            >
+              <Input
+                id={`${id}-cooldown`}
+                type="number"
+                min={0}
+                placeholder="0"
+                value={v.cooldown_s}
+                aria-invalid={!!errors.cooldown_s}
+                onChange={(e) => set("cooldown_s", e.target.value)}
+              />
+            </Field>
           </div>
           <p className="text-xs text-muted-foreground">
             The scheduler checks silence periodically; a factor rule ignores devices without an expected interval.

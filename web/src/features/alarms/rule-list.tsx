@@ -308,13 +308,13 @@ export function RuleList() {
                         </TableCell>
                         <TableCell className="text-xs text-muted-foreground">
                           {rule.kind === "no_data" ? (
-                            "checked by the scheduler"
+                            <div>checked by the scheduler</div>
+                          ) : rule.duration_s ? (
+                            <div>for {formatDuration(rule.duration_s)}</div>
                           ) : (
-                            <>
-                              {rule.duration_s ? <div>for {formatDuration(rule.duration_s)}</div> : <div>at once</div>}
-                              {rule.cooldown_s ? <div>cooldown {formatDuration(rule.cooldown_s)}</div> : null}
-                            </>
+                            <div>at once</div>
                           )}
+                          {rule.cooldown_s ? <div>cooldown {formatDuration(rule.cooldown_s)}</div> : null}
                         </TableCell>
                         <TableCell>
                           {canWrite ? (

@@ -152,7 +152,7 @@ export function toRuleBody(v: RuleFormValues): RuleCreate {
     escalation: [],
     duration_s: 0,
     clear_condition: null,
-    cooldown_s: 0,
+    cooldown_s: seconds(v.cooldown_s),
     no_data_s: v.no_data_mode === "seconds" ? optionalNumber(v.no_data_s) : null,
     no_data_factor: v.no_data_mode === "factor" ? optionalNumber(v.no_data_factor) : null,
   };
