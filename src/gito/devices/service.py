@@ -68,7 +68,7 @@ async def status_counts(session: AsyncSession, principal: Principal) -> dict[str
     if principal.site_ids is not None:
         query = query.where(Device.site_id.in_(principal.site_ids))
     counts = {status.value: 0 for status in DeviceStatus}
-    for status, count in (await session.execute(query)).tuples():
+    for status, count in await session.execute(query):
         counts[status] = count
     return {**counts, "total": sum(counts.values())}
 
