@@ -400,3 +400,38 @@ async def test_mqtt_breach_to_webhook_through_the_real_processor(
         assert request.signed_with(channel["secret"])
         alarm = request.json["alarm"]
         assert (alarm["device_name"], alarm["field"], alarm["value"]) == ("boiler", "pressure", 4.2)
+
+
+async def test_no_data_alarms_queue_notifications_too(
+    client: httpx.AsyncClient, factory: Factory, owner_dsn: str
+) -> None:
+    """The scheduler's no-data run raises and clears in its own transactions: the outbox
+    trigger queues their deliveries just the same."""
+    from datetime import UTC, datetime, timedelta
+
+    from gito.alarms.engine import evaluate_no_data
+
+    tenant = await factory.tenant()
+    device, _ = await factory.device(tenant, device_type="gateway", name="gw-1")
+    channel = await make_channel(client, tenant, type="webhook", url="http://127.0.0.1:9/x")
+    await make_rule(
+        client, tenant, kind="no_data", no_data_s=300, device_type="gateway", severity="MAJOR"
+    )
+    now = datetime.now(UTC)
+    conn = await asyncpg.connect(owner_dsn, server_settings={"role": "gito_app"})
+    try:
+        await evaluate_no_data(conn, now + timedelta(minutes=10))
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant.id))
+            await conn.execute(
+                "UPDATE devices SET last_seen = $2 WHERE id = $1",
+                device,
+                now + timedelta(minutes=11),
+            )
+        await evaluate_no_data(conn, now + timedelta(minutes=12))
+    finally:
+        await conn.close()
+    rows = await deliveries(owner_dsn, channel["id"])
+    assert [r["event"] for r in rows] == ["alarm.raised", "alarm.cleared"]
+    raised = orjson.loads(rows[0]["payload"])["alarm"]
+    assert (raised["device_name"], raised["severity"], raised["value"]) == ("gw-1", "MAJOR", None)
