@@ -6,16 +6,9 @@ import { toast } from "sonner";
 
 import { ErrorNotice } from "@/components/error-notice";
 import { Field } from "@/components/field";
+import { FormDialogFooter, useDialogState } from "@/components/form-dialog";
 import { Button } from "@/components/ui/button";
-import {
-  Dialog,
-  DialogContent,
-  DialogDescription,
-  DialogFooter,
-  DialogHeader,
-  DialogTitle,
-  DialogTrigger,
-} from "@/components/ui/dialog";
+import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import { Textarea } from "@/components/ui/textarea";
 import { usePermission } from "@/features/auth/hooks";
 
@@ -39,19 +32,14 @@ const COPY = {
 } as const;
 
 function ActionDialog({ alarm, action, compact }: { alarm: Alarm; action: "acknowledge" | "clear"; compact?: boolean }) {
-  const [open, setOpen] = useState(false);
   const [comment, setComment] = useState("");
   const mutation = useAlarmAction(action);
+  const { open, onOpenChange, close } = useDialogState(() => {
+    setComment("");
+    mutation.reset();
+  });
   const copy = COPY[action];
   const Icon = copy.icon;
-
-  function onOpenChange(next: boolean) {
-    setOpen(next);
-    if (!next) {
-      setComment("");
-      mutation.reset();
-    }
-  }
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -60,7 +48,7 @@ function ActionDialog({ alarm, action, compact }: { alarm: Alarm; action: "ackno
       {
         onSuccess: () => {
           toast.success(copy.done);
-          onOpenChange(false);
+          close();
         },
       },
     );
@@ -97,14 +85,12 @@ function ActionDialog({ alarm, action, compact }: { alarm: Alarm; action: "ackno
               onChange={(e) => setComment(e.target.value)}
             />
           </Field>
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={mutation.isPending}>
-              {mutation.isPending ? "Saving…" : copy.button}
-            </Button>
-          </DialogFooter>
+          <FormDialogFooter
+            onCancel={close}
+            pending={mutation.isPending}
+            submitLabel={copy.button}
+            pendingLabel="Saving…"
+          />
         </form>
       </DialogContent>
     </Dialog>

@@ -1,19 +1,19 @@
 "use client";
 
-import { BellOffIcon, XIcon } from "lucide-react";
+import { BellOffIcon } from "lucide-react";
 import Link from "next/link";
 
 import { EmptyState } from "@/components/empty-state";
 import { ErrorNotice } from "@/components/error-notice";
+import { ClearFiltersButton, DateRangeFilter, FilterBar, FilterSelect, localToIso } from "@/components/list-filters";
+import { ListPagination, ListTable } from "@/components/list-table";
 import { PageHeader } from "@/components/page-header";
-import { Pagination } from "@/components/pagination";
 import { RelativeTime } from "@/components/relative-time";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
-import { Input } from "@/components/ui/input";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { TableCell, TableHead, TableRow } from "@/components/ui/table";
 import { usePermission } from "@/features/auth/hooks";
 import { formatDateTime, formatValue } from "@/lib/format";
 import { intParam, useUrlState } from "@/lib/use-url-state";
@@ -36,7 +36,7 @@ import { useAlarmLiveSync } from "./live";
 import { AlarmStatusBadge, SeverityBadge, severityDot, severityLabel } from "./severity";
 import { AlarmTabs } from "./tabs";
 
-const ALL = "__all__";
+const SEVERITY_OPTIONS = SEVERITIES.map((s) => ({ value: s, label: severityLabel(s) }));
 
 // `status` in the URL: "open" (the default: active or acknowledged), one status, or "all".
 const STATUS_FILTERS: { value: string; label: string; statuses: AlarmStatus[] | undefined }[] = [
@@ -46,13 +46,6 @@ const STATUS_FILTERS: { value: string; label: string; statuses: AlarmStatus[] | 
   { value: "CLEARED", label: "Cleared", statuses: ["CLEARED"] },
   { value: "all", label: "All statuses", statuses: undefined },
 ];
-
-/** `datetime-local` input value (local time, no zone) → ISO 8601 with zone for the API. */
-function localToIso(value: string | null): string | undefined {
-  if (!value) return undefined;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-}
 
 function CountCards({ active, onPick }: { active: Severity | undefined; onPick: (severity: Severity | null) => void }) {
   const { data, isPending, error } = useAlarmCounts();
@@ -144,7 +137,7 @@ export function AlarmList() {
         onPick={(picked) => setParams({ severity: picked, status: null, page: null })}
       />
       <Card className="overflow-hidden">
-        <div className="flex flex-wrap items-center gap-2 border-b p-3">
+        <FilterBar>
           <Select value={statusFilter.value} onValueChange={(v) => setParams({ status: v === "open" ? null : v, page: null })}>
             <SelectTrigger className="w-40" aria-label="Filter by status">
               <SelectValue />
@@ -157,153 +150,117 @@ export function AlarmList() {
               ))}
             </SelectContent>
           </Select>
-          <Select value={severity ?? ALL} onValueChange={(v) => setParams({ severity: v === ALL ? null : v, page: null })}>
-            <SelectTrigger className="w-36" aria-label="Filter by severity">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              <SelectItem value={ALL}>All severities</SelectItem>
-              {SEVERITIES.map((s) => (
-                <SelectItem key={s} value={s}>
-                  {severityLabel(s)}
-                </SelectItem>
-              ))}
-            </SelectContent>
-          </Select>
+          <FilterSelect
+            label="Filter by severity"
+            allLabel="All severities"
+            value={severity}
+            options={SEVERITY_OPTIONS}
+            onChange={(v) => setParams({ severity: v, page: null })}
+          />
           <DevicePicker
             className="w-52"
             value={query.device_id ?? ""}
             onChange={(id) => setParams({ device_id: id, page: null })}
           />
-          <Select value={query.rule_id ?? ALL} onValueChange={(v) => setParams({ rule_id: v === ALL ? null : v, page: null })}>
-            <SelectTrigger className="w-48" aria-label="Filter by rule">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              <SelectItem value={ALL}>All rules</SelectItem>
-              {(rules ?? []).map((rule) => (
-                <SelectItem key={rule.id} value={rule.id}>
-                  {rule.name}
-                </SelectItem>
-              ))}
-            </SelectContent>
-          </Select>
-          <label className="flex items-center gap-1.5 text-sm text-muted-foreground" title="Alarms still occurring since">
-            From
-            <Input
-              type="datetime-local"
-              className="w-52"
-              value={params.get("from") ?? ""}
-              onChange={(e) => setParams({ from: e.target.value, page: null })}
-            />
-          </label>
-          <label className="flex items-center gap-1.5 text-sm text-muted-foreground" title="Alarms raised before">
-            To
-            <Input
-              type="datetime-local"
-              className="w-52"
-              value={params.get("to") ?? ""}
-              onChange={(e) => setParams({ to: e.target.value, page: null })}
-            />
-          </label>
+          <FilterSelect
+            label="Filter by rule"
+            allLabel="All rules"
+            className="w-48"
+            value={query.rule_id}
+            options={(rules ?? []).map((rule) => ({ value: rule.id, label: rule.name }))}
+            onChange={(v) => setParams({ rule_id: v, page: null })}
+          />
+          <DateRangeFilter
+            from={params.get("from") ?? ""}
+            to={params.get("to") ?? ""}
+            fromTitle="Alarms still occurring since"
+            toTitle="Alarms raised before"
+            onChange={(range) => setParams({ ...range, page: null })}
+          />
           {filtered ? (
-            <Button
-              variant="ghost"
-              size="sm"
-              onClick={() =>
+            <ClearFiltersButton
+              onClear={() =>
                 setParams({ status: null, severity: null, device_id: null, rule_id: null, from: null, to: null, page: null })
               }
-            >
-              <XIcon />
-              Clear
-            </Button>
+            />
           ) : null}
-        </div>
+        </FilterBar>
 
-        {error ? (
-          <div className="p-4">
-            <ErrorNotice error={error} />
-          </div>
-        ) : (
-          <Table className={isFetching && !isPending ? "opacity-80 transition-opacity" : undefined}>
-            <TableHeader>
-              <TableRow className="hover:bg-transparent">
-                <TableHead>Severity</TableHead>
-                <TableHead>Rule</TableHead>
-                <TableHead>Device</TableHead>
-                <TableHead>Status</TableHead>
-                <TableHead className="text-right">Count</TableHead>
-                <TableHead>First</TableHead>
-                <TableHead>Last</TableHead>
-                <TableHead>Last value</TableHead>
-                {canAck ? <TableHead className="w-44" /> : null}
-                <TableHead className="w-16" />
-              </TableRow>
-            </TableHeader>
-            <TableBody data-testid="alarm-rows">
-              {isPending
-                ? Array.from({ length: 5 }, (_, i) => (
-                    <TableRow key={i}>
-                      <TableCell colSpan={columns}>
-                        <Skeleton className="h-5" />
-                      </TableCell>
-                    </TableRow>
-                  ))
-                : data?.data.map((alarm) => (
-                    <TableRow
-                      key={alarm.id}
-                      data-testid="alarm-row"
-                      data-alarm-id={alarm.id}
-                      className="cursor-pointer"
-                      onClick={() => setParams({ alarm: alarm.id })}
-                    >
-                      <TableCell>
-                        <SeverityBadge severity={alarm.severity} />
-                      </TableCell>
-                      <TableCell className="max-w-56 truncate font-medium" data-testid="alarm-rule">
-                        {alarm.rule_name}
-                      </TableCell>
-                      <TableCell className="max-w-48">
-                        <DeviceLink id={alarm.device_id} known={deviceNames.get(alarm.device_id)} className="block" />
-                      </TableCell>
-                      <TableCell>
-                        <AlarmStatusBadge status={alarm.status} />
-                      </TableCell>
-                      <TableCell className="text-right tabular-nums" data-testid="alarm-count">
-                        {alarm.count.toLocaleString()}
-                      </TableCell>
-                      <TableCell title={formatDateTime(alarm.first_occurrence)}>
-                        <RelativeTime value={alarm.first_occurrence} />
-                      </TableCell>
-                      <TableCell title={formatDateTime(alarm.last_occurrence)}>
-                        <RelativeTime value={alarm.last_occurrence} />
-                      </TableCell>
-                      <TableCell className="max-w-40 truncate" data-testid="alarm-value">
-                        {alarm.field ? <span className="text-muted-foreground">{alarm.field} </span> : null}
-                        <span className="font-mono text-xs">{formatValue(alarm.last_value)}</span>
-                      </TableCell>
-                      {canAck ? (
-                        <TableCell>
-                          <AlarmActions alarm={alarm} compact />
-                        </TableCell>
-                      ) : null}
-                      <TableCell>
-                        <Button
-                          variant="ghost"
-                          size="sm"
-                          onClick={(e) => {
-                            e.stopPropagation();
-                            setParams({ alarm: alarm.id });
-                          }}
-                        >
-                          Details
-                        </Button>
-                      </TableCell>
-                    </TableRow>
-                  ))}
-            </TableBody>
-          </Table>
-        )}
+        <ListTable
+          error={error}
+          loading={isPending}
+          loadingRows={5}
+          columns={columns}
+          className={isFetching && !isPending ? "opacity-80 transition-opacity" : undefined}
+          bodyTestId="alarm-rows"
+          head={
+            <>
+              <TableHead>Severity</TableHead>
+              <TableHead>Rule</TableHead>
+              <TableHead>Device</TableHead>
+              <TableHead>Status</TableHead>
+              <TableHead className="text-right">Count</TableHead>
+              <TableHead>First</TableHead>
+              <TableHead>Last</TableHead>
+              <TableHead>Last value</TableHead>
+              {canAck ? <TableHead className="w-44" /> : null}
+              <TableHead className="w-16" />
+            </>
+          }
+        >
+          {data?.data.map((alarm) => (
+            <TableRow
+              key={alarm.id}
+              data-testid="alarm-row"
+              data-alarm-id={alarm.id}
+              className="cursor-pointer"
+              onClick={() => setParams({ alarm: alarm.id })}
+            >
+              <TableCell>
+                <SeverityBadge severity={alarm.severity} />
+              </TableCell>
+              <TableCell className="max-w-56 truncate font-medium" data-testid="alarm-rule">
+                {alarm.rule_name}
+              </TableCell>
+              <TableCell className="max-w-48">
+                <DeviceLink id={alarm.device_id} known={deviceNames.get(alarm.device_id)} className="block" />
+              </TableCell>
+              <TableCell>
+                <AlarmStatusBadge status={alarm.status} />
+              </TableCell>
+              <TableCell className="text-right tabular-nums" data-testid="alarm-count">
+                {alarm.count.toLocaleString()}
+              </TableCell>
+              <TableCell title={formatDateTime(alarm.first_occurrence)}>
+                <RelativeTime value={alarm.first_occurrence} />
+              </TableCell>
+              <TableCell title={formatDateTime(alarm.last_occurrence)}>
+                <RelativeTime value={alarm.last_occurrence} />
+              </TableCell>
+              <TableCell className="max-w-40 truncate" data-testid="alarm-value">
+                {alarm.field ? <span className="text-muted-foreground">{alarm.field} </span> : null}
+                <span className="font-mono text-xs">{formatValue(alarm.last_value)}</span>
+              </TableCell>
+              {canAck ? (
+                <TableCell>
+                  <AlarmActions alarm={alarm} compact />
+                </TableCell>
+              ) : null}
+              <TableCell>
+                <Button
+                  variant="ghost"
+                  size="sm"
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    setParams({ alarm: alarm.id });
+                  }}
+                >
+                  Details
+                </Button>
+              </TableCell>
+            </TableRow>
+          ))}
+        </ListTable>
         {data && data.data.length === 0 ? (
           <EmptyState icon={BellOffIcon} title={filtered ? "No alarms match these filters" : "No open alarms"}>
             {filtered ? (
@@ -319,15 +276,11 @@ export function AlarmList() {
             )}
           </EmptyState>
         ) : null}
-        {data && data.meta.total > 0 ? (
-          <Pagination
-            page={data.meta.page}
-            perPage={data.meta.per_page}
-            total={data.meta.total}
-            onPage={(page) => setParams({ page })}
-            onPerPage={(perPage) => setParams({ per_page: perPage, page: null })}
-          />
-        ) : null}
+        <ListPagination
+          list={data}
+          onPage={(page) => setParams({ page })}
+          onPerPage={(perPage) => setParams({ per_page: perPage, page: null })}
+        />
       </Card>
       <AlarmDrawer id={params.get("alarm")} onClose={() => setParams({ alarm: null })} deviceNames={deviceNames} />
     </>

@@ -1,17 +1,17 @@
 "use client";
 
 import { PlusIcon, Trash2Icon } from "lucide-react";
-import { useState, type FormEvent, type ReactNode } from "react";
+import type { FormEvent, ReactNode } from "react";
 
 import { ErrorNotice } from "@/components/error-notice";
-import { Field } from "@/components/field";
+import { CheckboxLabel, Field, FieldError, FieldGroup, useFormValues } from "@/components/field";
+import type { DialogFormProps } from "@/components/form-dialog";
 import { Input } from "@/components/ui/input";
 import { Button } from "@/components/ui/button";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Textarea } from "@/components/ui/textarea";
 import { useSiteOptions } from "@/features/sites/api";
 import { ApiError } from "@/lib/api/client";
-import { cn } from "@/lib/utils";
 
 import { OPERATORS, SEVERITIES, type Operator, type RuleCreate, type Severity } from "./api";
 import { DevicePicker } from "./devices";
@@ -139,48 +139,57 @@ function OperandInputs({
   );
 }
 
-function FieldError({ message }: { message?: string }) {
-  return message ? (
-    <p className="text-xs text-destructive" role="alert">
-      {message}
-    </p>
-  ) : null;
-}
-
-function Section({ title, children, className }: { title: string; children: ReactNode; className?: string }) {
+/** A control whose label is its `aria-label`, with its error under it. */
+function Unlabelled({ error, children }: { error?: string; children: ReactNode }) {
   return (
-    <fieldset className={cn("grid gap-3 rounded-md border p-3", className)}>
-      <legend className="px-1 text-xs font-medium tracking-wide text-muted-foreground uppercase">{title}</legend>
+    <div className="grid gap-1.5">
       {children}
-    </fieldset>
+      <FieldError message={error} />
+    </div>
   );
 }
 
-function secondsHint(text: string, base: string): string {
-  const n = Number(text);
-  return text.trim() && Number.isInteger(n) && n > 0 ? `${base} (= ${formatDuration(n)})` : base;
-}
-
-export function RuleForm({
+/** A number of seconds; the hint says how long that is once it is a whole number. */
+function SecondsField({
   id,
-  initial,
-  editing,
-  onSubmit,
+  label,
+  hint,
+  value,
   error,
-  footer,
+  onChange,
 }: {
   id: string;
-  initial: RuleFormValues;
-  editing: boolean;
-  onSubmit: (body: RuleCreate) => void;
-  error: unknown;
-  footer: ReactNode;
+  label: string;
+  hint: string;
+  value: string;
+  error?: string;
+  onChange: (value: string) => void;
 }) {
-  const [v, setValues] = useState(initial);
+  const n = Number(value);
+  return (
+    <Field
+      id={id}
+      label={label}
+      hint={value.trim() && Number.isInteger(n) && n > 0 ? `${hint} (= ${formatDuration(n)})` : hint}
+      error={error}
+    >
+      <Input
+        id={id}
+        type="number"
+        min={0}
+        placeholder="0"
+        value={value}
+        aria-invalid={!!error}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </Field>
+  );
+}
+
+export function RuleForm({ id, initial, editing, onSubmit, error, footer }: DialogFormProps<RuleFormValues, RuleCreate>) {
+  const [v, set, setValues] = useFormValues(initial);
   const { data: sites } = useSiteOptions();
   const { fields: errors, general } = ruleErrors(error);
-  const set = <K extends keyof RuleFormValues>(key: K, value: RuleFormValues[K]) =>
-    setValues((old) => ({ ...old, [key]: value }));
   const setRow = (index: number, row: EscalationRow) =>
     setValues((old) => ({ ...old, escalation: old.escalation.map((r, i) => (i === index ? row : r)) }));
   const unusedSeverity = () =>
@@ -193,6 +202,17 @@ export function RuleForm({
     event.preventDefault();
     onSubmit(toRuleBody(v));
   }
+  // Both kinds of rule have a cooldown.
+  const cooldown = (
+    <SecondsField
+      id={`${id}-cooldown`}
+      label="Cooldown (s)"
+      hint="No new alarm this long after a clear"
+      value={v.cooldown_s}
+      error={errors.cooldown_s}
+      onChange={(value) => set("cooldown_s", value)}
+    />
+  );
 
   return (
     <form id={id} onSubmit={submit} className="grid gap-4" noValidate>
@@ -239,7 +259,7 @@ export function RuleForm({
         />
       </Field>
 
-      <Section title="Applies to">
+      <FieldGroup title="Applies to">
         <div className="grid gap-3 sm:grid-cols-[12rem_minmax(0,1fr)]">
           <Select value={v.scope} onValueChange={(s) => set("scope", s as Scope)}>
             <SelectTrigger aria-label="Scope">
@@ -254,7 +274,7 @@ export function RuleForm({
             </SelectContent>
           </Select>
           {v.scope === "device_type" ? (
-            <div className="grid gap-1.5">
+            <Unlabelled error={errors.device_type}>
               <Input
                 aria-label="Device type"
                 placeholder="e.g. fridge"
@@ -262,10 +282,9 @@ export function RuleForm({
                 aria-invalid={!!errors.device_type}
                 onChange={(e) => set("device_type", e.target.value)}
               />
-              <FieldError message={errors.device_type} />
-            </div>
+            </Unlabelled>
           ) : v.scope === "site" ? (
-            <div className="grid gap-1.5">
+            <Unlabelled error={errors.site_id}>
               <Select value={v.site_id} onValueChange={(s) => set("site_id", s)}>
                 <SelectTrigger aria-label="Site" aria-invalid={!!errors.site_id}>
                   <SelectValue placeholder="Pick a site" />
@@ -278,28 +297,26 @@ export function RuleForm({
                   ))}
                 </SelectContent>
               </Select>
-              <FieldError message={errors.site_id} />
-            </div>
+            </Unlabelled>
           ) : v.scope === "device" ? (
-            <div className="grid gap-1.5">
+            <Unlabelled error={errors.device_id}>
               <DevicePicker
                 value={v.device_id}
                 onChange={(d) => set("device_id", d)}
                 placeholder="Search a device"
                 invalid={!!errors.device_id}
               />
-              <FieldError message={errors.device_id} />
-            </div>
+            </Unlabelled>
           ) : (
             <p className="self-center text-sm text-muted-foreground">Every device of the tenant, now and later.</p>
           )}
         </div>
-      </Section>
+      </FieldGroup>
 
       {v.kind === "threshold" ? (
         <>
-          <Section title="Condition">
-            <div className="grid gap-1.5">
+          <FieldGroup title="Condition">
+            <Unlabelled error={errors.field}>
               <Input
                 id={`${id}-field`}
                 aria-label="Telemetry field"
@@ -309,9 +326,8 @@ export function RuleForm({
                 aria-invalid={!!errors.field}
                 onChange={(e) => set("field", e.target.value)}
               />
-              <FieldError message={errors.field} />
-            </div>
-            <div className="grid gap-1.5">
+            </Unlabelled>
+            <Unlabelled error={errors.condition ?? errors.severity}>
               <div className="flex flex-wrap items-center gap-2">
                 <OperandInputs
                   id={`${id}-condition`}
@@ -324,15 +340,14 @@ export function RuleForm({
                 {/* Lines the row up with the escalation rows' remove buttons. */}
                 <span className="w-7 shrink-0" />
               </div>
-              <FieldError message={errors.condition ?? errors.severity} />
-            </div>
+            </Unlabelled>
             <p className="text-xs text-muted-foreground">
               Numbers compare as numbers; <code>true</code>/<code>false</code> are booleans; other text (or a quoted
               value like <code>&quot;30&quot;</code>) is a string. Dotted fields reach nested values.
             </p>
-          </Section>
+          </FieldGroup>
 
-          <Section title="Escalation">
+          <FieldGroup title="Escalation">
             {v.escalation.length === 0 ? (
               <p className="text-sm text-muted-foreground">
                 Further thresholds on the same field raise the alarm&apos;s severity while it is open.
@@ -386,53 +401,24 @@ export function RuleForm({
                 </Button>
               </div>
             ) : null}
-          </Section>
+          </FieldGroup>
 
-          <Section title="Timing and clearing">
+          <FieldGroup title="Timing and clearing">
             <div className="grid gap-4 sm:grid-cols-2">
-              <Field
+              <SecondsField
                 id={`${id}-duration`}
                 label="Duration (s)"
-                hint={secondsHint(v.duration_s, "Breach must hold this long before an alarm")}
+                hint="Breach must hold this long before an alarm"
+                value={v.duration_s}
                 error={errors.duration_s}
-              >
-                <Input
-                  id={`${id}-duration`}
-                  type="number"
-                  min={0}
-                  placeholder="0"
-                  value={v.duration_s}
-                  aria-invalid={!!errors.duration_s}
-                  onChange={(e) => set("duration_s", e.target.value)}
-                />
-              </Field>
-              <Field
-                id={`${id}-cooldown`}
-                label="Cooldown (s)"
-                hint={secondsHint(v.cooldown_s, "No new alarm this long after a clear")}
-                error={errors.cooldown_s}
-              >
-                <Input
-                  id={`${id}-cooldown`}
-                  type="number"
-                  min={0}
-                  placeholder="0"
-                  value={v.cooldown_s}
-                  aria-invalid={!!errors.cooldown_s}
-                  onChange={(e) => set("cooldown_s", e.target.value)}
-                />
-              </Field>
+                onChange={(value) => set("duration_s", value)}
+              />
+              {cooldown}
             </div>
-            <div className="grid gap-1.5">
-              <label className="flex items-center gap-2 text-sm">
-                <input
-                  type="checkbox"
-                  className="size-4 accent-primary"
-                  checked={v.clear}
-                  onChange={(e) => set("clear", e.target.checked)}
-                />
+            <Unlabelled error={errors.clear_condition}>
+              <CheckboxLabel checked={v.clear} onChange={(clear) => set("clear", clear)}>
                 Clear only when (hysteresis)
-              </label>
+              </CheckboxLabel>
               {v.clear ? (
                 <OperandInputs
                   id={`${id}-clear`}
@@ -444,12 +430,11 @@ export function RuleForm({
               ) : (
                 <p className="text-xs text-muted-foreground">Without one, the first reading that does not breach clears.</p>
               )}
-              <FieldError message={errors.clear_condition} />
-            </div>
-          </Section>
+            </Unlabelled>
+          </FieldGroup>
         </>
       ) : (
-        <Section title="Silence">
+        <FieldGroup title="Silence">
           <div className="grid gap-3 sm:grid-cols-[16rem_minmax(0,1fr)]">
             <Select
               value={v.no_data_mode}
@@ -464,7 +449,7 @@ export function RuleForm({
               </SelectContent>
             </Select>
             {v.no_data_mode === "seconds" ? (
-              <div className="grid gap-1.5">
+              <Unlabelled error={errors.no_data_s}>
                 <Input
                   aria-label="Silence (s)"
                   type="number"
@@ -474,10 +459,9 @@ export function RuleForm({
                   aria-invalid={!!errors.no_data_s}
                   onChange={(e) => set("no_data_s", e.target.value)}
                 />
-                <FieldError message={errors.no_data_s} />
-              </div>
+              </Unlabelled>
             ) : (
-              <div className="grid gap-1.5">
+              <Unlabelled error={errors.no_data_factor}>
                 <Input
                   aria-label="Silence factor"
                   type="number"
@@ -488,46 +472,24 @@ export function RuleForm({
                   aria-invalid={!!errors.no_data_factor}
                   onChange={(e) => set("no_data_factor", e.target.value)}
                 />
-                <FieldError message={errors.no_data_factor} />
-              </div>
+              </Unlabelled>
             )}
           </div>
           <div className="grid gap-4 sm:grid-cols-2">
             <Field id={`${id}-severity`} label="Severity" error={errors.severity}>
               <SeveritySelect id={`${id}-severity`} value={v.severity} onChange={(s) => set("severity", s)} />
             </Field>
-            <Field
-              id={`${id}-cooldown`}
-              label="Cooldown (s)"
-              hint={secondsHint(v.cooldown_s, "No new alarm this long after a clear")}
-              error={errors.cooldown_s}
-            >
-              <Input
-                id={`${id}-cooldown`}
-                type="number"
-                min={0}
-                placeholder="0"
-                value={v.cooldown_s}
-                aria-invalid={!!errors.cooldown_s}
-                onChange={(e) => set("cooldown_s", e.target.value)}
-              />
-            </Field>
+            {cooldown}
           </div>
           <p className="text-xs text-muted-foreground">
             The scheduler checks silence periodically; a factor rule ignores devices without an expected interval.
           </p>
-        </Section>
+        </FieldGroup>
       )}
 
-      <label className="flex items-center gap-2 text-sm">
-        <input
-          type="checkbox"
-          className="size-4 accent-primary"
-          checked={v.enabled}
-          onChange={(e) => set("enabled", e.target.checked)}
-        />
+      <CheckboxLabel checked={v.enabled} onChange={(enabled) => set("enabled", enabled)}>
         Enabled
-      </label>
+      </CheckboxLabel>
       {footer}
     </form>
   );

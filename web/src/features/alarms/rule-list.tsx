@@ -4,26 +4,18 @@ import { PencilIcon, PlusIcon, SirenIcon, Trash2Icon } from "lucide-react";
 import { useEffect, useState, type ReactNode } from "react";
 import { toast } from "sonner";
 
+import { ConfirmDialog } from "@/components/confirm-dialog";
 import { EmptyState } from "@/components/empty-state";
-import { ErrorNotice, errorMessage } from "@/components/error-notice";
+import { EnabledBadge, EnabledSwitch } from "@/components/enabled-switch";
+import { FormDialogFooter, useDialogState } from "@/components/form-dialog";
+import { EnabledFilter, FilterBar, parseEnabled } from "@/components/list-filters";
+import { ListPagination, ListTable } from "@/components/list-table";
 import { PageHeader } from "@/components/page-header";
-import { Pagination } from "@/components/pagination";
-import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
-import {
-  Dialog,
-  DialogContent,
-  DialogDescription,
-  DialogFooter,
-  DialogHeader,
-  DialogTitle,
-  DialogTrigger,
-} from "@/components/ui/dialog";
+import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
-import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
-import { Skeleton } from "@/components/ui/skeleton";
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { TableCell, TableHead, TableRow } from "@/components/ui/table";
 import { usePermission } from "@/features/auth/hooks";
 import { useSiteNames } from "@/features/sites/api";
 import { intParam, useUrlState } from "@/lib/use-url-state";
@@ -35,22 +27,13 @@ import { RuleForm } from "./rule-form";
 import { clearSummary, conditionSummary, escalationSummary, formatDuration, initialRuleValues } from "./rule-values";
 import { SeverityBadge } from "./severity";
 import { AlarmTabs } from "./tabs";
-import { ToggleSwitch } from "./toggle-switch";
-
-const ALL = "__all__";
 
 function RuleDialog({ rule, trigger }: { rule?: Rule; trigger: ReactNode }) {
-  const [open, setOpen] = useState(false);
   const save = useSaveRule(rule?.id);
+  const { open, onOpenChange, close } = useDialogState(save.reset);
   const formId = rule ? `edit-rule-${rule.id}` : "create-rule";
   return (
-    <Dialog
-      open={open}
-      onOpenChange={(next) => {
-        setOpen(next);
-        if (!next) save.reset();
-      }}
-    >
+    <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogTrigger asChild>{trigger}</DialogTrigger>
       <DialogContent className="sm:max-w-2xl">
         <DialogHeader>
@@ -71,19 +54,17 @@ function RuleDialog({ rule, trigger }: { rule?: Rule; trigger: ReactNode }) {
             save.mutate(body, {
               onSuccess: (saved) => {
                 toast.success(rule ? "Rule saved" : `Rule “${saved.name}” created`);
-                setOpen(false);
+                close();
               },
             })
           }
           footer={
-            <DialogFooter>
-              <Button type="button" variant="outline" onClick={() => setOpen(false)}>
-                Cancel
-              </Button>
-              <Button type="submit" disabled={save.isPending}>
-                {save.isPending ? "Saving…" : rule ? "Save" : "Create rule"}
-              </Button>
-            </DialogFooter>
+            <FormDialogFooter
+              onCancel={close}
+              pending={save.isPending}
+              submitLabel={rule ? "Save" : "Create rule"}
+              pendingLabel="Saving…"
+            />
           }
         />
       </DialogContent>
@@ -92,73 +73,33 @@ function RuleDialog({ rule, trigger }: { rule?: Rule; trigger: ReactNode }) {
 }
 
 function DeleteRuleDialog({ rule }: { rule: Rule }) {
-  const [open, setOpen] = useState(false);
   const remove = useDeleteRule();
   return (
-    <Dialog
-      open={open}
-      onOpenChange={(next) => {
-        setOpen(next);
-        if (!next) remove.reset();
-      }}
-    >
-      <DialogTrigger asChild>
+    <ConfirmDialog
+      trigger={
         <Button variant="ghost" size="icon-sm" aria-label={`Delete ${rule.name}`}>
           <Trash2Icon />
         </Button>
-      </DialogTrigger>
-      <DialogContent>
-        <DialogHeader>
-          <DialogTitle>Delete {rule.name}?</DialogTitle>
-          <DialogDescription>
-            The rule and all its alarms, open or cleared, with their history, are removed. To stop it for a while,
-            disable it instead.
-          </DialogDescription>
-        </DialogHeader>
-        {remove.error ? <ErrorNotice error={remove.error} /> : null}
-        <DialogFooter>
-          <Button variant="outline" onClick={() => setOpen(false)}>
-            Cancel
-          </Button>
-          <Button
-            variant="destructive"
-            disabled={remove.isPending}
-            onClick={() =>
-              remove.mutate(rule.id, {
-                onSuccess: () => {
-                  toast.success(`${rule.name} deleted`);
-                  setOpen(false);
-                },
-              })
-            }
-          >
-            Delete rule
-          </Button>
-        </DialogFooter>
-      </DialogContent>
-    </Dialog>
-  );
-}
-
-function EnabledSwitch({ rule }: { rule: Rule }) {
-  const toggle = useSetRuleEnabled();
-  return (
-    <ToggleSwitch
-      // Shows the new state while saving (and until the list is read again).
-      checked={toggle.isPending ? !rule.enabled : rule.enabled}
-      label={`${rule.name} enabled`}
-      disabled={toggle.isPending}
-      onChange={(enabled) =>
-        toggle.mutate(
-          { id: rule.id, enabled },
-          {
-            onSuccess: (saved) => toast.success(`${saved.name} ${saved.enabled ? "enabled" : "disabled"}`),
-            onError: (error) => toast.error(errorMessage(error)),
+      }
+      title={`Delete ${rule.name}?`}
+      description="The rule and all its alarms, open or cleared, with their history, are removed. To stop it for a while, disable it instead."
+      confirmLabel="Delete rule"
+      mutation={remove}
+      onConfirm={(close) =>
+        remove.mutate(rule.id, {
+          onSuccess: () => {
+            toast.success(`${rule.name} deleted`);
+            close();
           },
-        )
+        })
       }
     />
   );
+}
+
+function RuleSwitch({ rule }: { rule: Rule }) {
+  const toggle = useSetRuleEnabled();
+  return <EnabledSwitch item={rule} mutation={toggle} variables={(enabled) => ({ id: rule.id, enabled })} />;
 }
 
 function ScopeCell({ rule, siteNames, deviceNames }: { rule: Rule; siteNames: Map<string, string>; deviceNames: Map<string, string> }) {
@@ -194,12 +135,11 @@ export function RuleList() {
     // Only the typed value drives this; the URL is the output.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [q]);
-  const enabledParam = params.get("enabled");
   const query: RuleListParams = {
     page: intParam(params, "page", 1),
     per_page: intParam(params, "per_page", 20),
     q: q || undefined,
-    enabled: enabledParam === "true" ? true : enabledParam === "false" ? false : undefined,
+    enabled: parseEnabled(params.get("enabled")),
   };
   const { data, isPending, error } = useRules(query);
   const filtered = !!(query.q || query.enabled !== undefined);
@@ -225,7 +165,7 @@ export function RuleList() {
       />
       <AlarmTabs />
       <Card className="overflow-hidden">
-        <div className="flex flex-wrap items-center gap-2 border-b p-3">
+        <FilterBar>
           <Input
             type="search"
             placeholder="Search rule names"
@@ -234,118 +174,96 @@ export function RuleList() {
             value={search}
             onChange={(e) => setSearch(e.target.value)}
           />
-          <Select value={enabledParam ?? ALL} onValueChange={(v) => setParams({ enabled: v === ALL ? null : v, page: null })}>
-            <SelectTrigger className="w-36" aria-label="Filter by state">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              <SelectItem value={ALL}>All rules</SelectItem>
-              <SelectItem value="true">Enabled</SelectItem>
-              <SelectItem value="false">Disabled</SelectItem>
-            </SelectContent>
-          </Select>
-        </div>
-        {error ? (
-          <div className="p-4">
-            <ErrorNotice error={error} />
-          </div>
-        ) : (
-          <Table>
-            <TableHeader>
-              <TableRow className="hover:bg-transparent">
-                <TableHead>Rule</TableHead>
-                <TableHead>Applies to</TableHead>
-                <TableHead>Condition</TableHead>
-                <TableHead>Severity</TableHead>
-                <TableHead>Timing</TableHead>
-                <TableHead>Enabled</TableHead>
-                {canWrite ? <TableHead className="w-20" /> : null}
+          <EnabledFilter
+            allLabel="All rules"
+            value={query.enabled}
+            onChange={(enabled) => setParams({ enabled, page: null })}
+          />
+        </FilterBar>
+        <ListTable
+          error={error}
+          loading={isPending}
+          loadingRows={4}
+          columns={columns}
+          head={
+            <>
+              <TableHead>Rule</TableHead>
+              <TableHead>Applies to</TableHead>
+              <TableHead>Condition</TableHead>
+              <TableHead>Severity</TableHead>
+              <TableHead>Timing</TableHead>
+              <TableHead>Enabled</TableHead>
+              {canWrite ? <TableHead className="w-20" /> : null}
+            </>
+          }
+        >
+          {data?.data.map((rule) => {
+            const escalation = escalationSummary(rule);
+            const clear = clearSummary(rule);
+            return (
+              <TableRow key={rule.id} data-testid="rule-row">
+                <TableCell className="max-w-64">
+                  <div className="truncate font-medium">{rule.name}</div>
+                  {rule.description ? (
+                    <div className="truncate text-xs text-muted-foreground">{rule.description}</div>
+                  ) : null}
+                </TableCell>
+                <TableCell>
+                  <ScopeCell rule={rule} siteNames={siteNames} deviceNames={deviceNames} />
+                </TableCell>
+                <TableCell className="max-w-72">
+                  <div className="truncate font-mono text-xs" data-testid="rule-condition">
+                    {conditionSummary(rule)}
+                  </div>
+                  {clear ? <div className="truncate font-mono text-xs text-muted-foreground">{clear}</div> : null}
+                </TableCell>
+                <TableCell>
+                  <div className="flex flex-wrap items-center gap-1">
+                    <SeverityBadge severity={rule.severity} />
+                    {escalation.map((step) => (
+                      <span
+                        key={step.severity}
+                        className="inline-flex items-center gap-1 text-xs text-muted-foreground"
+                        title={`escalates to ${step.severity} at ${step.operand}`}
+                      >
+                        → <SeverityBadge severity={step.severity} />
+                        <span className="font-mono">{step.operand}</span>
+                      </span>
+                    ))}
+                  </div>
+                </TableCell>
+                <TableCell className="text-xs text-muted-foreground">
+                  {rule.kind === "no_data" ? (
+                    <div>checked by the scheduler</div>
+                  ) : rule.duration_s ? (
+                    <div>for {formatDuration(rule.duration_s)}</div>
+                  ) : (
+                    <div>at once</div>
+                  )}
+                  {rule.cooldown_s ? <div>cooldown {formatDuration(rule.cooldown_s)}</div> : null}
+                </TableCell>
+                <TableCell>
+                  {canWrite ? <RuleSwitch rule={rule} /> : <EnabledBadge enabled={rule.enabled} />}
+                </TableCell>
+                {canWrite ? (
+                  <TableCell>
+                    <div className="flex justify-end gap-1">
+                      <RuleDialog
+                        rule={rule}
+                        trigger={
+                          <Button variant="ghost" size="icon-sm" aria-label={`Edit ${rule.name}`}>
+                            <PencilIcon />
+                          </Button>
+                        }
+                      />
+                      <DeleteRuleDialog rule={rule} />
+                    </div>
+                  </TableCell>
+                ) : null}
               </TableRow>
-            </TableHeader>
-            <TableBody>
-              {isPending
-                ? Array.from({ length: 4 }, (_, i) => (
-                    <TableRow key={i}>
-                      <TableCell colSpan={columns}>
-                        <Skeleton className="h-5" />
-                      </TableCell>
-                    </TableRow>
-                  ))
-                : data?.data.map((rule) => {
-                    const escalation = escalationSummary(rule);
-                    const clear = clearSummary(rule);
-                    return (
-                      <TableRow key={rule.id} data-testid="rule-row">
-                        <TableCell className="max-w-64">
-                          <div className="truncate font-medium">{rule.name}</div>
-                          {rule.description ? (
-                            <div className="truncate text-xs text-muted-foreground">{rule.description}</div>
-                          ) : null}
-                        </TableCell>
-                        <TableCell>
-                          <ScopeCell rule={rule} siteNames={siteNames} deviceNames={deviceNames} />
-                        </TableCell>
-                        <TableCell className="max-w-72">
-                          <div className="truncate font-mono text-xs" data-testid="rule-condition">
-                            {conditionSummary(rule)}
-                          </div>
-                          {clear ? <div className="truncate font-mono text-xs text-muted-foreground">{clear}</div> : null}
-                        </TableCell>
-                        <TableCell>
-                          <div className="flex flex-wrap items-center gap-1">
-                            <SeverityBadge severity={rule.severity} />
-                            {escalation.map((step) => (
-                              <span
-                                key={step.severity}
-                                className="inline-flex items-center gap-1 text-xs text-muted-foreground"
-                                title={`escalates to ${step.severity} at ${step.operand}`}
-                              >
-                                → <SeverityBadge severity={step.severity} />
-                                <span className="font-mono">{step.operand}</span>
-                              </span>
-                            ))}
-                          </div>
-                        </TableCell>
-                        <TableCell className="text-xs text-muted-foreground">
-                          {rule.kind === "no_data" ? (
-                            <div>checked by the scheduler</div>
-                          ) : rule.duration_s ? (
-                            <div>for {formatDuration(rule.duration_s)}</div>
-                          ) : (
-                            <div>at once</div>
-                          )}
-                          {rule.cooldown_s ? <div>cooldown {formatDuration(rule.cooldown_s)}</div> : null}
-                        </TableCell>
-                        <TableCell>
-                          {canWrite ? (
-                            <EnabledSwitch rule={rule} />
-                          ) : rule.enabled ? (
-                            <Badge variant="success">enabled</Badge>
-                          ) : (
-                            <Badge variant="muted">disabled</Badge>
-                          )}
-                        </TableCell>
-                        {canWrite ? (
-                          <TableCell>
-                            <div className="flex justify-end gap-1">
-                              <RuleDialog
-                                rule={rule}
-                                trigger={
-                                  <Button variant="ghost" size="icon-sm" aria-label={`Edit ${rule.name}`}>
-                                    <PencilIcon />
-                                  </Button>
-                                }
-                              />
-                              <DeleteRuleDialog rule={rule} />
-                            </div>
-                          </TableCell>
-                        ) : null}
-                      </TableRow>
-                    );
-                  })}
-            </TableBody>
-          </Table>
-        )}
+            );
+          })}
+        </ListTable>
         {data && data.data.length === 0 ? (
           <EmptyState icon={SirenIcon} title={filtered ? "No rules match" : "No alert rules yet"}>
             {filtered
@@ -355,14 +273,7 @@ export function RuleList() {
                 : "An administrator defines the rules that raise alarms."}
           </EmptyState>
         ) : null}
-        {data && data.meta.total > 0 ? (
-          <Pagination
-            page={data.meta.page}
-            perPage={data.meta.per_page}
-            total={data.meta.total}
-            onPage={(page) => setParams({ page })}
-          />
-        ) : null}
+        <ListPagination list={data} onPage={(page) => setParams({ page })} />
       </Card>
     </>
   );

@@ -4,6 +4,7 @@ import { PlusIcon } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
 
+import { FormDialogFooter, useDialogState } from "@/components/form-dialog";
 import { SecretOnce } from "@/components/secret-once";
 import { Button } from "@/components/ui/button";
 import {
@@ -20,18 +21,13 @@ import { useCreateDevice, type DeviceWithToken } from "./api";
 import { DeviceForm, initialValues } from "./device-form";
 
 export function CreateDeviceDialog() {
-  const [open, setOpen] = useState(false);
   const [created, setCreated] = useState<DeviceWithToken | null>(null);
   const create = useCreateDevice();
-
-  function onOpenChange(next: boolean) {
-    setOpen(next);
-    if (!next) {
-      // Forget the token as soon as the dialog closes: it must not linger in memory or UI.
-      setCreated(null);
-      create.reset();
-    }
-  }
+  // Forget the token as soon as the dialog closes: it must not linger in memory or UI.
+  const { open, onOpenChange, close } = useDialogState(() => {
+    setCreated(null);
+    create.reset();
+  });
 
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
@@ -60,7 +56,7 @@ export function CreateDeviceDialog() {
               <Button variant="outline" asChild>
                 <Link href={`/devices/view/?id=${created.id}`}>Open device</Link>
               </Button>
-              <Button onClick={() => onOpenChange(false)}>Done</Button>
+              <Button onClick={close}>Done</Button>
             </DialogFooter>
           </>
         ) : (
@@ -75,14 +71,12 @@ export function CreateDeviceDialog() {
               error={create.error}
               onSubmit={(body) => create.mutate(body, { onSuccess: setCreated })}
               footer={
-                <DialogFooter>
-                  <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
-                    Cancel
-                  </Button>
-                  <Button type="submit" disabled={create.isPending}>
-                    {create.isPending ? "Creating…" : "Create device"}
-                  </Button>
-                </DialogFooter>
+                <FormDialogFooter
+                  onCancel={close}
+                  pending={create.isPending}
+                  submitLabel="Create device"
+                  pendingLabel="Creating…"
+                />
               }
             />
           </>

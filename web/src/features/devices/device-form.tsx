@@ -1,9 +1,10 @@
 "use client";
 
-import { useState, type FormEvent, type ReactNode } from "react";
+import { useState, type FormEvent } from "react";
 
 import { Field, fieldErrors } from "@/components/field";
 import { ErrorNotice } from "@/components/error-notice";
+import type { DialogFormProps } from "@/components/form-dialog";
 import { Input } from "@/components/ui/input";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Textarea } from "@/components/ui/textarea";
@@ -77,13 +78,7 @@ export function DeviceForm({
   onSubmit,
   error,
   footer,
-}: {
-  id: string;
-  initial: DeviceFormValues;
-  onSubmit: (body: DeviceCreate) => void;
-  error: unknown;
-  footer: ReactNode;
-}) {
+}: Omit<DialogFormProps<DeviceFormValues, DeviceCreate>, "editing">) {
   const [values, setValues] = useState(initial);
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const { data: sites } = useSiteOptions();

@@ -1,22 +1,19 @@
 "use client";
 
-import { CpuIcon, SearchIcon, XIcon } from "lucide-react";
+import { CpuIcon, SearchIcon } from "lucide-react";
 import Link from "next/link";
 import { useEffect, useState } from "react";
 
 import { EmptyState } from "@/components/empty-state";
-import { ErrorNotice } from "@/components/error-notice";
+import { ClearFiltersButton, FilterBar, FilterSelect } from "@/components/list-filters";
+import { ListPagination, ListTable } from "@/components/list-table";
 import { PageHeader } from "@/components/page-header";
-import { Pagination } from "@/components/pagination";
 import { RelativeTime } from "@/components/relative-time";
 import { SortHeader } from "@/components/sort-header";
 import { Badge } from "@/components/ui/badge";
-import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
 import { Input } from "@/components/ui/input";
-import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
-import { Skeleton } from "@/components/ui/skeleton";
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { TableCell, TableHead, TableRow } from "@/components/ui/table";
 import { usePermission } from "@/features/auth/hooks";
 import { useSiteNames, useSiteOptions } from "@/features/sites/api";
 import { intParam, useUrlState } from "@/lib/use-url-state";
@@ -27,7 +24,7 @@ import { CreateDeviceDialog } from "./create-device-dialog";
 import { ImportDevicesDialog } from "./import-dialog";
 import { Battery, StatusBadge } from "./status";
 
-const ALL = "__all__";
+const STATUS_OPTIONS = DEVICE_STATUSES.map((s) => ({ value: s, label: s[0]!.toUpperCase() + s.slice(1) }));
 
 export function DeviceList() {
   const [params, setParams] = useUrlState();
@@ -74,7 +71,7 @@ export function DeviceList() {
         }
       />
       <Card className="overflow-hidden">
-        <div className="flex flex-wrap items-center gap-2 border-b p-3">
+        <FilterBar>
           <div className="relative min-w-56 flex-1">
             <SearchIcon className="pointer-events-none absolute top-1/2 left-2.5 size-4 -translate-y-1/2 text-muted-foreground" />
             <Input
@@ -86,22 +83,13 @@ export function DeviceList() {
               onChange={(e) => setSearch(e.target.value)}
             />
           </div>
-          <Select
-            value={query.status ?? ALL}
-            onValueChange={(v) => setParams({ status: v === ALL ? null : v, page: null })}
-          >
-            <SelectTrigger className="w-36" aria-label="Filter by status">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              <SelectItem value={ALL}>All statuses</SelectItem>
-              {DEVICE_STATUSES.map((s) => (
-                <SelectItem key={s} value={s}>
-                  {s[0]!.toUpperCase() + s.slice(1)}
-                </SelectItem>
-              ))}
-            </SelectContent>
-          </Select>
+          <FilterSelect
+            label="Filter by status"
+            allLabel="All statuses"
+            value={query.status}
+            options={STATUS_OPTIONS}
+            onChange={(v) => setParams({ status: v, page: null })}
+          />
           <Input
             placeholder="Type"
             aria-label="Filter by type"
@@ -109,119 +97,97 @@ export function DeviceList() {
             value={type}
             onChange={(e) => setType(e.target.value)}
           />
-          <Select
-            value={query.site_id ?? ALL}
-            onValueChange={(v) => setParams({ site_id: v === ALL ? null : v, page: null })}
-          >
-            <SelectTrigger className="w-44" aria-label="Filter by site">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              <SelectItem value={ALL}>All sites</SelectItem>
-              {(sites ?? []).map((site) => (
-                <SelectItem key={site.id} value={site.id}>
-                  {site.name}
-                </SelectItem>
-              ))}
-            </SelectContent>
-          </Select>
+          <FilterSelect
+            label="Filter by site"
+            allLabel="All sites"
+            className="w-44"
+            value={query.site_id}
+            options={(sites ?? []).map((site) => ({ value: site.id, label: site.name }))}
+            onChange={(v) => setParams({ site_id: v, page: null })}
+          />
           {filtered ? (
-            <Button
-              variant="ghost"
-              size="sm"
-              onClick={() => {
+            <ClearFiltersButton
+              onClear={() => {
                 setSearch("");
                 setType("");
                 setParams({ q: null, status: null, device_type: null, site_id: null, page: null });
               }}
-            >
-              <XIcon />
-              Clear
-            </Button>
+            />
           ) : null}
-        </div>
+        </FilterBar>
 
-        {error ? (
-          <div className="p-4">
-            <ErrorNotice error={error} />
-          </div>
-        ) : (
-          <Table className={isFetching && !isPending ? "opacity-70 transition-opacity" : undefined}>
-            <TableHeader>
-              <TableRow className="hover:bg-transparent">
-                <SortHeader field="name" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
-                  Name
-                </SortHeader>
-                <SortHeader field="status" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
-                  Status
-                </SortHeader>
-                <SortHeader field="device_type" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
-                  Type
-                </SortHeader>
-                <TableHead>Site</TableHead>
-                <SortHeader field="last_seen" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
-                  Last seen
-                </SortHeader>
-                <TableHead>Battery</TableHead>
-                <TableHead>Tags</TableHead>
-              </TableRow>
-            </TableHeader>
-            <TableBody data-testid="device-rows">
-              {isPending
-                ? Array.from({ length: 6 }, (_, i) => (
-                    <TableRow key={i}>
-                      <TableCell colSpan={7}>
-                        <Skeleton className="h-5" />
-                      </TableCell>
-                    </TableRow>
-                  ))
-                : data?.data.map((device) => (
-                    <TableRow key={device.id} data-testid="device-row">
-                      <TableCell className="max-w-72">
-                        <Link
-                          href={`/devices/view/?id=${device.id}`}
-                          className="block truncate font-medium hover:underline"
-                        >
-                          {device.name}
-                        </Link>
-                        {device.dev_eui ? (
-                          <div className="font-mono text-xs text-muted-foreground">{device.dev_eui}</div>
-                        ) : null}
-                      </TableCell>
-                      <TableCell>
-                        <StatusBadge status={device.status} />
-                      </TableCell>
-                      <TableCell className="text-muted-foreground">{device.device_type}</TableCell>
-                      <TableCell className="max-w-48 truncate">
-                        {device.site_id ? (
-                          siteNames.get(device.site_id) ?? <span className="text-muted-foreground">—</span>
-                        ) : (
-                          <span className="text-muted-foreground">—</span>
-                        )}
-                      </TableCell>
-                      <TableCell>
-                        <RelativeTime value={device.last_seen} />
-                      </TableCell>
-                      <TableCell>
-                        <Battery level={device.battery_level} />
-                      </TableCell>
-                      <TableCell className="max-w-56">
-                        <div className="flex gap-1 overflow-hidden">
-                          {device.tags.slice(0, 3).map((tag) => (
-                            <Badge key={tag} variant="outline" className="font-normal">
-                              {tag}
-                            </Badge>
-                          ))}
-                          {device.tags.length > 3 ? (
-                            <span className="text-xs text-muted-foreground">+{device.tags.length - 3}</span>
-                          ) : null}
-                        </div>
-                      </TableCell>
-                    </TableRow>
+        <ListTable
+          error={error}
+          loading={isPending}
+          loadingRows={6}
+          columns={7}
+          className={isFetching && !isPending ? "opacity-70 transition-opacity" : undefined}
+          bodyTestId="device-rows"
+          head={
+            <>
+              <SortHeader field="name" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
+                Name
+              </SortHeader>
+              <SortHeader field="status" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
+                Status
+              </SortHeader>
+              <SortHeader field="device_type" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
+                Type
+              </SortHeader>
+              <TableHead>Site</TableHead>
+              <SortHeader field="last_seen" sort={query.sort!} onSort={(sort) => setParams({ sort })}>
+                Last seen
+              </SortHeader>
+              <TableHead>Battery</TableHead>
+              <TableHead>Tags</TableHead>
+            </>
+          }
+        >
+          {data?.data.map((device) => (
+            <TableRow key={device.id} data-testid="device-row">
+              <TableCell className="max-w-72">
+                <Link
+                  href={`/devices/view/?id=${device.id}`}
+                  className="block truncate font-medium hover:underline"
+                >
+                  {device.name}
+                </Link>
+                {device.dev_eui ? (
+                  <div className="font-mono text-xs text-muted-foreground">{device.dev_eui}</div>
+                ) : null}
+              </TableCell>
+              <TableCell>
+                <StatusBadge status={device.status} />
+              </TableCell>
+              <TableCell className="text-muted-foreground">{device.device_type}</TableCell>
+              <TableCell className="max-w-48 truncate">
+                {device.site_id ? (
+                  siteNames.get(device.site_id) ?? <span className="text-muted-foreground">—</span>
+                ) : (
+                  <span className="text-muted-foreground">—</span>
+                )}
+              </TableCell>
+              <TableCell>
+                <RelativeTime value={device.last_seen} />
+              </TableCell>
+              <TableCell>
+                <Battery level={device.battery_level} />
+              </TableCell>
+              <TableCell className="max-w-56">
+                <div className="flex gap-1 overflow-hidden">
+                  {device.tags.slice(0, 3).map((tag) => (
+                    <Badge key={tag} variant="outline" className="font-normal">
+                      {tag}
+                    </Badge>
                   ))}
-            </TableBody>
-          </Table>
-        )}
+                  {device.tags.length > 3 ? (
+                    <span className="text-xs text-muted-foreground">+{device.tags.length - 3}</span>
+                  ) : null}
+                </div>
+              </TableCell>
+            </TableRow>
+          ))}
+        </ListTable>
         {data && data.data.length === 0 ? (
           <EmptyState icon={CpuIcon} title={filtered ? "No devices match these filters" : "No devices yet"}>
             {filtered
@@ -231,15 +197,11 @@ export function DeviceList() {
                 : "Devices appear here once an administrator registers them."}
           </EmptyState>
         ) : null}
-        {data && data.meta.total > 0 ? (
-          <Pagination
-            page={data.meta.page}
-            perPage={data.meta.per_page}
-            total={data.meta.total}
-            onPage={(page) => setParams({ page })}
-            onPerPage={(perPage) => setParams({ per_page: perPage, page: null })}
-          />
-        ) : null}
+        <ListPagination
+          list={data}
+          onPage={(page) => setParams({ page })}
+          onPerPage={(perPage) => setParams({ per_page: perPage, page: null })}
+        />
       </Card>
     </>
   );

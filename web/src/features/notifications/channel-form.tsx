@@ -1,15 +1,16 @@
 "use client";
 
-import { useState, type FormEvent, type ReactNode } from "react";
+import type { FormEvent } from "react";
 
 import { ErrorNotice } from "@/components/error-notice";
-import { Field, fieldErrors } from "@/components/field";
+import { CheckboxLabel, Field, FieldGroup, fieldErrors, toggled, useFormValues } from "@/components/field";
+import type { DialogFormProps } from "@/components/form-dialog";
 import { Input } from "@/components/ui/input";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Textarea } from "@/components/ui/textarea";
 import { SEVERITIES, type Severity } from "@/features/alarms/api";
 import { severityLabel } from "@/features/alarms/severity";
-import { useSiteOptions } from "@/features/sites/api";
+import { SiteChecklist } from "@/features/sites/site-checklist";
 import { ApiError } from "@/lib/api/client";
 
 import { CHANNEL_EVENTS, DEFAULT_EVENTS, type Channel, type ChannelCreate, type ChannelEvent } from "./api";
@@ -77,26 +78,9 @@ function channelErrors(error: unknown): { fields: Record<string, string>; genera
   return { fields: fieldErrors(error.details), general };
 }
 
-export function ChannelForm({
-  id,
-  initial,
-  editing,
-  onSubmit,
-  error,
-  footer,
-}: {
-  id: string;
-  initial: ChannelFormValues;
-  editing: boolean;
-  onSubmit: (body: ChannelCreate) => void;
-  error: unknown;
-  footer: ReactNode;
-}) {
-  const [v, setValues] = useState(initial);
-  const { data: sites } = useSiteOptions();
+export function ChannelForm({ id, initial, editing, onSubmit, error, footer }: DialogFormProps<ChannelFormValues, ChannelCreate>) {
+  const [v, set] = useFormValues(initial);
   const { fields: errors, general } = channelErrors(error);
-  const set = <K extends keyof ChannelFormValues>(key: K, value: ChannelFormValues[K]) =>
-    setValues((old) => ({ ...old, [key]: value }));
   const unmapped = error && general.length === 0 && Object.keys(errors).length === 0;
 
   function submit(event: FormEvent) {
@@ -181,8 +165,7 @@ export function ChannelForm({
         </Field>
       )}
 
-      <fieldset className="grid gap-3 rounded-md border p-3">
-        <legend className="px-1 text-xs font-medium tracking-wide text-muted-foreground uppercase">Which alarms</legend>
+      <FieldGroup title="Which alarms">
         <div className="grid gap-4 sm:grid-cols-2">
           <Field id={`${id}-severity`} label="Least severity" error={errors.min_severity}>
             <Select value={v.min_severity} onValueChange={(s) => set("min_severity", s as Severity)}>
@@ -201,20 +184,14 @@ export function ChannelForm({
           <Field id={`${id}-events`} label="Changes" error={errors.events}>
             <div className="flex flex-wrap gap-x-4 gap-y-1.5 pt-1" id={`${id}-events`}>
               {CHANNEL_EVENTS.map((event) => (
-                <label key={event.value} className="flex items-center gap-1.5 text-sm">
-                  <input
-                    type="checkbox"
-                    className="size-4 accent-primary"
-                    checked={v.events.includes(event.value)}
-                    onChange={(e) =>
-                      set(
-                        "events",
-                        e.target.checked ? [...v.events, event.value] : v.events.filter((x) => x !== event.value),
-                      )
-                    }
-                  />
+                <CheckboxLabel
+                  key={event.value}
+                  className="gap-1.5"
+                  checked={v.events.includes(event.value)}
+                  onChange={(on) => set("events", toggled(v.events, event.value, on))}
+                >
                   {event.label}
-                </label>
+                </CheckboxLabel>
               ))}
             </div>
           </Field>
@@ -225,39 +202,18 @@ export function ChannelForm({
           hint={v.site_ids.length ? undefined : "None ticked: alarms of every site"}
           error={errors.site_ids}
         >
-          {sites?.length ? (
-            <div className="grid max-h-36 gap-1 overflow-y-auto rounded-md border p-2 sm:grid-cols-2" id={`${id}-sites`}>
-              {sites.map((site) => (
-                <label key={site.id} className="flex items-center gap-2 text-sm">
-                  <input
-                    type="checkbox"
-                    className="size-4 accent-primary"
-                    checked={v.site_ids.includes(site.id)}
-                    onChange={(e) =>
-                      set(
-                        "site_ids",
-                        e.target.checked ? [...v.site_ids, site.id] : v.site_ids.filter((x) => x !== site.id),
-                      )
-                    }
-                  />
-                  <span className="truncate">{site.name}</span>
-                </label>
-              ))}
-            </div>
-          ) : (
-            <p className="text-sm text-muted-foreground">No sites yet: every alarm of the tenant.</p>
-          )}
+          <SiteChecklist
+            id={`${id}-sites`}
+            className="max-h-36 sm:grid-cols-2"
+            value={v.site_ids}
+            onChange={(ids) => set("site_ids", ids)}
+            empty="No sites yet: every alarm of the tenant."
+          />
         </Field>
-      </fieldset>
-      <label className="flex items-center gap-2 text-sm">
-        <input
-          type="checkbox"
-          className="size-4 accent-primary"
-          checked={v.enabled}
-          onChange={(e) => set("enabled", e.target.checked)}
-        />
+      </FieldGroup>
+      <CheckboxLabel checked={v.enabled} onChange={(enabled) => set("enabled", enabled)}>
         Enabled
-      </label>
+      </CheckboxLabel>
       {footer}
     </form>
   );

@@ -1,23 +1,21 @@
 "use client";
 
-import { ChevronRightIcon, InboxIcon, RotateCwIcon, XIcon } from "lucide-react";
-import { Fragment, useState } from "react";
+import { InboxIcon, RotateCwIcon, XIcon } from "lucide-react";
+import { useState } from "react";
 import { toast } from "sonner";
 
 import { EmptyState } from "@/components/empty-state";
-import { ErrorNotice, errorMessage } from "@/components/error-notice";
-import { Pagination } from "@/components/pagination";
+import { errorMessage } from "@/components/error-notice";
+import { FilterSelect } from "@/components/list-filters";
+import { ExpandableRow, ListPagination, ListTable } from "@/components/list-table";
 import { RelativeTime } from "@/components/relative-time";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
-import { Skeleton } from "@/components/ui/skeleton";
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { TableCell, TableHead } from "@/components/ui/table";
 import { usePermission } from "@/features/auth/hooks";
 import { SeverityBadge } from "@/features/alarms/severity";
 import { formatDateTime } from "@/lib/format";
-import { cn } from "@/lib/utils";
 
 import {
   DELIVERY_STATUSES,
@@ -28,8 +26,8 @@ import {
   type DeliveryStatus,
 } from "./api";
 
-const ALL = "__all__";
 const PER_PAGE = 20;
+const STATUS_OPTIONS = DELIVERY_STATUSES.map((s) => ({ value: s, label: s.toLowerCase() }));
 
 const STATUS_VARIANT: Record<DeliveryStatus, "success" | "danger" | "warning" | "secondary"> = {
   DELIVERED: "success",
@@ -102,140 +100,111 @@ export function DeliveryLog({ channel, onClose }: { channel: Channel; onClose: (
           </CardDescription>
         </div>
         <div className="flex items-center gap-2">
-          <Select
-            value={status ?? ALL}
-            onValueChange={(v) => {
-              setStatus(v === ALL ? undefined : (v as DeliveryStatus));
+          <FilterSelect
+            label="Filter deliveries by status"
+            allLabel="All statuses"
+            value={status}
+            options={STATUS_OPTIONS}
+            onChange={(v) => {
+              setStatus((v as DeliveryStatus | null) ?? undefined);
               setPage(1);
             }}
-          >
-            <SelectTrigger className="w-36" aria-label="Filter deliveries by status">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              <SelectItem value={ALL}>All statuses</SelectItem>
-              {DELIVERY_STATUSES.map((s) => (
-                <SelectItem key={s} value={s}>
-                  {s.toLowerCase()}
-                </SelectItem>
-              ))}
-            </SelectContent>
-          </Select>
+          />
           <Button variant="ghost" size="icon-sm" aria-label="Close deliveries" onClick={onClose}>
             <XIcon />
           </Button>
         </div>
       </CardHeader>
-      {error ? (
-        <div className="p-4">
-          <ErrorNotice error={error} />
-        </div>
-      ) : (
-        <Table>
-          <TableHeader>
-            <TableRow className="hover:bg-transparent">
-              <TableHead className="w-8" />
-              <TableHead>Event</TableHead>
-              <TableHead>Status</TableHead>
-              <TableHead className="text-right">Attempts</TableHead>
-              <TableHead>Last answer</TableHead>
-              <TableHead>Error</TableHead>
-              <TableHead>When</TableHead>
-              {canWrite ? <TableHead className="w-24" /> : null}
-            </TableRow>
-          </TableHeader>
-          <TableBody>
-            {isPending
-              ? Array.from({ length: 3 }, (_, i) => (
-                  <TableRow key={i}>
-                    <TableCell colSpan={columns}>
-                      <Skeleton className="h-5" />
-                    </TableCell>
-                  </TableRow>
-                ))
-              : data?.data.map((delivery) => {
-                  const open = expanded === delivery.id;
-                  return (
-                    <Fragment key={delivery.id}>
-                      <TableRow
-                        className="cursor-pointer"
-                        data-testid="delivery-row"
-                        data-status={delivery.status}
-                        onClick={() => setExpanded(open ? null : delivery.id)}
-                      >
-                        <TableCell>
-                          <ChevronRightIcon
-                            className={cn("size-4 text-muted-foreground transition-transform", open && "rotate-90")}
-                          />
-                        </TableCell>
-                        <TableCell>
-                          <span className="inline-flex items-center gap-2">
-                            <code className="font-mono text-xs">{delivery.event}</code>
-                            {delivery.severity ? <SeverityBadge severity={delivery.severity} /> : null}
-                          </span>
-                        </TableCell>
-                        <TableCell>
-                          <DeliveryStatusBadge status={delivery.status} />
-                        </TableCell>
-                        <TableCell className="text-right tabular-nums">{delivery.attempts}</TableCell>
-                        <TableCell className="tabular-nums" data-testid="delivery-last-status">
-                          {delivery.last_status ?? <span className="text-muted-foreground">—</span>}
-                          {delivery.last_duration_ms !== null ? (
-                            <span className="ml-1 text-xs text-muted-foreground">
-                              {Math.round(delivery.last_duration_ms)} ms
-                            </span>
-                          ) : null}
-                        </TableCell>
-                        <TableCell className="max-w-72 truncate text-destructive" title={delivery.last_error ?? undefined}>
-                          {delivery.last_error ?? ""}
-                        </TableCell>
-                        <TableCell title={formatDateTime(delivery.created_at)}>
-                          <When delivery={delivery} />
-                        </TableCell>
-                        {canWrite ? (
-                          <TableCell className="text-right">
-                            {delivery.status === "FAILED" ? <RetryButton channelId={channel.id} delivery={delivery} /> : null}
-                          </TableCell>
-                        ) : null}
-                      </TableRow>
-                      {open ? (
-                        <TableRow className="bg-muted/30 hover:bg-muted/30">
-                          <TableCell />
-                          <TableCell colSpan={columns - 1} className="whitespace-normal">
-                            <dl className="mb-2 grid grid-cols-[8rem_minmax(0,1fr)] gap-x-3 gap-y-1 text-xs">
-                              <dt className="text-muted-foreground">Delivery id</dt>
-                              <dd className="font-mono">{delivery.id}</dd>
-                              <dt className="text-muted-foreground">Queued</dt>
-                              <dd>{formatDateTime(delivery.created_at)}</dd>
-                              <dt className="text-muted-foreground">Delivered</dt>
-                              <dd>{formatDateTime(delivery.delivered_at)}</dd>
-                              {delivery.last_error ? (
-                                <>
-                                  <dt className="text-muted-foreground">Last error</dt>
-                                  <dd className="break-words whitespace-pre-wrap">{delivery.last_error}</dd>
-                                </>
-                              ) : null}
-                            </dl>
-                            <pre className="max-h-64 overflow-auto rounded bg-background p-2 font-mono text-xs whitespace-pre-wrap">
-                              {JSON.stringify(delivery.payload, null, 2)}
-                            </pre>
-                          </TableCell>
-                        </TableRow>
-                      ) : null}
-                    </Fragment>
-                  );
-                })}
-          </TableBody>
-        </Table>
-      )}
+      <ListTable
+        error={error}
+        loading={isPending}
+        loadingRows={3}
+        columns={columns}
+        head={
+          <>
+            <TableHead className="w-8" />
+            <TableHead>Event</TableHead>
+            <TableHead>Status</TableHead>
+            <TableHead className="text-right">Attempts</TableHead>
+            <TableHead>Last answer</TableHead>
+            <TableHead>Error</TableHead>
+            <TableHead>When</TableHead>
+            {canWrite ? <TableHead className="w-24" /> : null}
+          </>
+        }
+      >
+        {data?.data.map((delivery) => {
+          const open = expanded === delivery.id;
+          return (
+            <ExpandableRow
+              key={delivery.id}
+              data-testid="delivery-row"
+              data-status={delivery.status}
+              open={open}
+              onToggle={() => setExpanded(open ? null : delivery.id)}
+              columns={columns}
+              detailClassName="whitespace-normal"
+              detail={() => (
+                <>
+                  <dl className="mb-2 grid grid-cols-[8rem_minmax(0,1fr)] gap-x-3 gap-y-1 text-xs">
+                    <dt className="text-muted-foreground">Delivery id</dt>
+                    <dd className="font-mono">{delivery.id}</dd>
+                    <dt className="text-muted-foreground">Queued</dt>
+                    <dd>{formatDateTime(delivery.created_at)}</dd>
+                    <dt className="text-muted-foreground">Delivered</dt>
+                    <dd>{formatDateTime(delivery.delivered_at)}</dd>
+                    {delivery.last_error ? (
+                      <>
+                        <dt className="text-muted-foreground">Last error</dt>
+                        <dd className="break-words whitespace-pre-wrap">{delivery.last_error}</dd>
+                      </>
+                    ) : null}
+                  </dl>
+                  <pre className="max-h-64 overflow-auto rounded bg-background p-2 font-mono text-xs whitespace-pre-wrap">
+                    {JSON.stringify(delivery.payload, null, 2)}
+                  </pre>
+                </>
+              )}
+            >
+              <TableCell>
+                <span className="inline-flex items-center gap-2">
+                  <code className="font-mono text-xs">{delivery.event}</code>
+                  {delivery.severity ? <SeverityBadge severity={delivery.severity} /> : null}
+                </span>
+              </TableCell>
+              <TableCell>
+                <DeliveryStatusBadge status={delivery.status} />
+              </TableCell>
+              <TableCell className="text-right tabular-nums">{delivery.attempts}</TableCell>
+              <TableCell className="tabular-nums" data-testid="delivery-last-status">
+                {delivery.last_status ?? <span className="text-muted-foreground">—</span>}
+                {delivery.last_duration_ms !== null ? (
+                  <span className="ml-1 text-xs text-muted-foreground">
+                    {Math.round(delivery.last_duration_ms)} ms
+                  </span>
+                ) : null}
+              </TableCell>
+              <TableCell className="max-w-72 truncate text-destructive" title={delivery.last_error ?? undefined}>
+                {delivery.last_error ?? ""}
+              </TableCell>
+              <TableCell title={formatDateTime(delivery.created_at)}>
+                <When delivery={delivery} />
+              </TableCell>
+              {canWrite ? (
+                <TableCell className="text-right">
+                  {delivery.status === "FAILED" ? <RetryButton channelId={channel.id} delivery={delivery} /> : null}
+                </TableCell>
+              ) : null}
+            </ExpandableRow>
+          );
+        })}
+      </ListTable>
       {data && data.data.length === 0 ? (
         <EmptyState icon={InboxIcon} title={status ? "No deliveries with this status" : "Nothing sent yet"}>
           {status ? null : "Send a test message, or wait for an alarm this channel cares about."}
         </EmptyState>
       ) : null}
-      {data && data.meta.total > PER_PAGE ? (
-        <Pagination page={data.meta.page} perPage={data.meta.per_page} total={data.meta.total} onPage={setPage} />
-      ) : null}
+      <ListPagination list={data} multiPageOnly onPage={setPage} />
     </Card>
   );
 }

@@ -8,20 +8,14 @@ import { toast } from "sonner";
 import { EmptyState } from "@/components/empty-state";
 import { ErrorNotice, errorMessage } from "@/components/error-notice";
 import { Field, fieldErrors } from "@/components/field";
+import { FormDialogFooter } from "@/components/form-dialog";
 import { PageHeader } from "@/components/page-header";
-import { Pagination } from "@/components/pagination";
+import { ListPagination, ListTable } from "@/components/list-table";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
-import {
-  Dialog,
-  DialogContent,
-  DialogFooter,
-  DialogHeader,
-  DialogTitle,
-} from "@/components/ui/dialog";
+import { Dialog, DialogContent, DialogHeader, DialogTitle } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
-import { Skeleton } from "@/components/ui/skeleton";
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { TableCell, TableHead, TableRow } from "@/components/ui/table";
 import { usePermission } from "@/features/auth/hooks";
 import { ApiError } from "@/lib/api/client";
 import { formatDateTime } from "@/lib/format";
@@ -78,14 +72,11 @@ function SiteDialog({ site, open, onOpenChange }: { site?: Site; open: boolean; 
               <Input id="site-lon" type="number" step="any" value={longitude} onChange={(e) => setLongitude(e.target.value)} />
             </Field>
           </div>
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={save.isPending}>
-              {site ? "Save" : "Create site"}
-            </Button>
-          </DialogFooter>
+          <FormDialogFooter
+            onCancel={() => onOpenChange(false)}
+            pending={save.isPending}
+            submitLabel={site ? "Save" : "Create site"}
+          />
         </form>
       </DialogContent>
     </Dialog>
@@ -141,82 +132,64 @@ export function SiteList() {
             }}
           />
         </div>
-        {error ? (
-          <div className="p-4">
-            <ErrorNotice error={error} />
-          </div>
-        ) : (
-          <Table>
-            <TableHeader>
-              <TableRow className="hover:bg-transparent">
-                <TableHead>Name</TableHead>
-                <TableHead>Description</TableHead>
-                <TableHead>Location</TableHead>
-                <TableHead>Created</TableHead>
-                {canWrite ? <TableHead className="w-24" /> : null}
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {isPending
-                ? Array.from({ length: 3 }, (_, i) => (
-                    <TableRow key={i}>
-                      <TableCell colSpan={5}>
-                        <Skeleton className="h-5" />
-                      </TableCell>
-                    </TableRow>
-                  ))
-                : data?.data.map((site) => (
-                    <TableRow key={site.id}>
-                      <TableCell className="font-medium">
-                        <Link className="hover:underline" href={`/devices/?site_id=${site.id}`} title="Devices at this site">
-                          {site.name}
-                        </Link>
-                      </TableCell>
-                      <TableCell className="max-w-80 truncate text-muted-foreground">{site.description || "—"}</TableCell>
-                      <TableCell className="font-mono text-xs text-muted-foreground">
-                        {site.latitude !== null && site.longitude !== null
-                          ? `${site.latitude.toFixed(4)}, ${site.longitude.toFixed(4)}`
-                          : "—"}
-                      </TableCell>
-                      <TableCell className="text-muted-foreground">{formatDateTime(site.created_at)}</TableCell>
-                      {canWrite ? (
-                        <TableCell className="text-right">
-                          <Button variant="ghost" size="icon-sm" aria-label={`Edit ${site.name}`} onClick={() => setEditing(site)}>
-                            <PencilIcon />
-                          </Button>
-                          <Button
-                            variant="ghost"
-                            size="icon-sm"
-                            aria-label={`Delete ${site.name}`}
-                            onClick={() => {
-                              if (window.confirm(`Delete site ${site.name}? Its devices stay, without a site.`)) {
-                                remove.mutate(site.id, {
-                                  onError: (e) => toast.error(errorMessage(e)),
-                                  onSuccess: () => toast.success(`${site.name} deleted`),
-                                });
-                              }
-                            }}
-                          >
-                            <Trash2Icon />
-                          </Button>
-                        </TableCell>
-                      ) : null}
-                    </TableRow>
-                  ))}
-            </TableBody>
-          </Table>
-        )}
+        <ListTable
+          error={error}
+          loading={isPending}
+          loadingRows={3}
+          columns={5}
+          head={
+            <>
+              <TableHead>Name</TableHead>
+              <TableHead>Description</TableHead>
+              <TableHead>Location</TableHead>
+              <TableHead>Created</TableHead>
+              {canWrite ? <TableHead className="w-24" /> : null}
+            </>
+          }
+        >
+          {data?.data.map((site) => (
+            <TableRow key={site.id}>
+              <TableCell className="font-medium">
+                <Link className="hover:underline" href={`/devices/?site_id=${site.id}`} title="Devices at this site">
+                  {site.name}
+                </Link>
+              </TableCell>
+              <TableCell className="max-w-80 truncate text-muted-foreground">{site.description || "—"}</TableCell>
+              <TableCell className="font-mono text-xs text-muted-foreground">
+                {site.latitude !== null && site.longitude !== null
+                  ? `${site.latitude.toFixed(4)}, ${site.longitude.toFixed(4)}`
+                  : "—"}
+              </TableCell>
+              <TableCell className="text-muted-foreground">{formatDateTime(site.created_at)}</TableCell>
+              {canWrite ? (
+                <TableCell className="text-right">
+                  <Button variant="ghost" size="icon-sm" aria-label={`Edit ${site.name}`} onClick={() => setEditing(site)}>
+                    <PencilIcon />
+                  </Button>
+                  <Button
+                    variant="ghost"
+                    size="icon-sm"
+                    aria-label={`Delete ${site.name}`}
+                    onClick={() => {
+                      if (window.confirm(`Delete site ${site.name}? Its devices stay, without a site.`)) {
+                        remove.mutate(site.id, {
+                          onError: (e) => toast.error(errorMessage(e)),
+                          onSuccess: () => toast.success(`${site.name} deleted`),
+                        });
+                      }
+                    }}
+                  >
+                    <Trash2Icon />
+                  </Button>
+                </TableCell>
+              ) : null}
+            </TableRow>
+          ))}
+        </ListTable>
         {data && data.data.length === 0 ? (
           <EmptyState icon={MapPinIcon} title={q ? "No sites match" : "No sites yet"} />
         ) : null}
-        {data && data.meta.total > 0 ? (
-          <Pagination
-            page={data.meta.page}
-            perPage={data.meta.per_page}
-            total={data.meta.total}
-            onPage={(page) => setParams({ page })}
-          />
-        ) : null}
+        <ListPagination list={data} onPage={(page) => setParams({ page })} />
       </Card>
     </>
   );

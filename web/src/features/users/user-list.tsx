@@ -7,21 +7,15 @@ import { toast } from "sonner";
 import { EmptyState } from "@/components/empty-state";
 import { ErrorNotice, errorMessage } from "@/components/error-notice";
 import { Field, fieldErrors } from "@/components/field";
+import { FormDialogFooter, useDialogState } from "@/components/form-dialog";
+import { FilterBar, FilterSelect } from "@/components/list-filters";
+import { ListPagination, ListTable } from "@/components/list-table";
 import { PageHeader } from "@/components/page-header";
-import { Pagination } from "@/components/pagination";
 import { RelativeTime } from "@/components/relative-time";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
-import {
-  Dialog,
-  DialogContent,
-  DialogDescription,
-  DialogFooter,
-  DialogHeader,
-  DialogTitle,
-  DialogTrigger,
-} from "@/components/ui/dialog";
+import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import {
   DropdownMenu,
   DropdownMenuContent,
@@ -32,10 +26,10 @@ import {
 } from "@/components/ui/dropdown-menu";
 import { Input } from "@/components/ui/input";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
-import { Skeleton } from "@/components/ui/skeleton";
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { TableCell, TableHead, TableRow } from "@/components/ui/table";
 import { useMe, usePermission } from "@/features/auth/hooks";
-import { useSiteNames, useSiteOptions } from "@/features/sites/api";
+import { useSiteNames } from "@/features/sites/api";
+import { SiteChecklist } from "@/features/sites/site-checklist";
 import { ApiError } from "@/lib/api/client";
 import { intParam, useUrlState } from "@/lib/use-url-state";
 import { useDebounced } from "@/lib/use-debounced";
@@ -51,34 +45,13 @@ import {
   type UserOut,
 } from "./api";
 
-const ALL = "__all__";
+const ROLE_OPTIONS = [{ value: "SUPER_ADMIN", label: "Super admin" }, ...ROLES];
 
 function roleLabel(role: string): string {
   return ROLES.find((r) => r.value === role)?.label ?? role.replaceAll("_", " ").toLowerCase();
 }
 
-function SitePicker({ value, onChange }: { value: string[]; onChange: (ids: string[]) => void }) {
-  const { data: sites } = useSiteOptions();
-  if (!sites?.length) return <p className="text-sm text-muted-foreground">No sites yet.</p>;
-  return (
-    <div className="grid max-h-40 gap-1 overflow-y-auto rounded-md border p-2">
-      {sites.map((site) => (
-        <label key={site.id} className="flex items-center gap-2 text-sm">
-          <input
-            type="checkbox"
-            className="size-4 accent-primary"
-            checked={value.includes(site.id)}
-            onChange={(e) => onChange(e.target.checked ? [...value, site.id] : value.filter((id) => id !== site.id))}
-          />
-          {site.name}
-        </label>
-      ))}
-    </div>
-  );
-}
-
 function CreateUserDialog() {
-  const [open, setOpen] = useState(false);
   const [email, setEmail] = useState("");
   const [fullName, setFullName] = useState("");
   const [password, setPassword] = useState("");
@@ -95,6 +68,7 @@ function CreateUserDialog() {
     setSiteIds([]);
     create.reset();
   }
+  const { open, onOpenChange, close } = useDialogState(reset);
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -109,21 +83,14 @@ function CreateUserDialog() {
       {
         onSuccess: (user) => {
           toast.success(`${user.email} can now sign in`);
-          setOpen(false);
-          reset();
+          close();
         },
       },
     );
   }
 
   return (
-    <Dialog
-      open={open}
-      onOpenChange={(next) => {
-        setOpen(next);
-        if (!next) reset();
-      }}
-    >
+    <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogTrigger asChild>
         <Button>
           <PlusIcon />
@@ -168,17 +135,15 @@ function CreateUserDialog() {
           </Field>
           {SITE_SCOPED.includes(role) ? (
             <Field id="user-sites" label="Sites" error={errors.site_ids}>
-              <SitePicker value={siteIds} onChange={setSiteIds} />
+              <SiteChecklist value={siteIds} onChange={setSiteIds} empty="No sites yet." />
             </Field>
           ) : null}
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={create.isPending}>
-              {create.isPending ? "Creating…" : "Create user"}
-            </Button>
-          </DialogFooter>
+          <FormDialogFooter
+            onCancel={close}
+            pending={create.isPending}
+            submitLabel="Create user"
+            pendingLabel="Creating…"
+          />
         </form>
       </DialogContent>
     </Dialog>
@@ -249,7 +214,7 @@ export function UserList() {
     <>
       <PageHeader title="Users" description="People who can sign in to this tenant" actions={canWrite ? <CreateUserDialog /> : null} />
       <Card className="overflow-hidden">
-        <div className="flex flex-wrap items-center gap-2 border-b p-3">
+        <FilterBar>
           <Input
             type="search"
             placeholder="Search e-mail or name"
@@ -261,85 +226,61 @@ export function UserList() {
               setParams({ page: null });
             }}
           />
-          <Select value={query.role ?? ALL} onValueChange={(v) => setParams({ role: v === ALL ? null : v, page: null })}>
-            <SelectTrigger className="w-40" aria-label="Filter by role">
-              <SelectValue />
-            </SelectTrigger>
-            <SelectContent>
-              <SelectItem value={ALL}>All roles</SelectItem>
-              <SelectItem value="SUPER_ADMIN">Super admin</SelectItem>
-              {ROLES.map((r) => (
-                <SelectItem key={r.value} value={r.value}>
-                  {r.label}
-                </SelectItem>
-              ))}
-            </SelectContent>
-          </Select>
-        </div>
-        {error ? (
-          <div className="p-4">
-            <ErrorNotice error={error} />
-          </div>
-        ) : (
-          <Table>
-            <TableHeader>
-              <TableRow className="hover:bg-transparent">
-                <TableHead>User</TableHead>
-                <TableHead>Role</TableHead>
-                <TableHead>Sites</TableHead>
-                <TableHead>Status</TableHead>
-                <TableHead>Last sign-in</TableHead>
-                {canWrite ? <TableHead className="w-10" /> : null}
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {isPending
-                ? Array.from({ length: 4 }, (_, i) => (
-                    <TableRow key={i}>
-                      <TableCell colSpan={6}>
-                        <Skeleton className="h-5" />
-                      </TableCell>
-                    </TableRow>
-                  ))
-                : data?.data.map((user) => (
-                    <TableRow key={user.id}>
-                      <TableCell>
-                        <div className="font-medium">{user.full_name || user.email}</div>
-                        {user.full_name ? <div className="text-xs text-muted-foreground">{user.email}</div> : null}
-                      </TableCell>
-                      <TableCell>
-                        <Badge variant="secondary">{roleLabel(user.role)}</Badge>
-                      </TableCell>
-                      <TableCell className="max-w-56 truncate text-muted-foreground">
-                        {SITE_SCOPED.includes(user.role)
-                          ? user.site_ids.map((id) => siteNames.get(id) ?? id.slice(0, 8)).join(", ") || "none"
-                          : "all"}
-                      </TableCell>
-                      <TableCell>
-                        {user.is_active ? <Badge variant="success">active</Badge> : <Badge variant="muted">inactive</Badge>}
-                      </TableCell>
-                      <TableCell>
-                        <RelativeTime value={user.last_login_at} />
-                      </TableCell>
-                      {canWrite ? (
-                        <TableCell>
-                          <UserMenu user={user} isSelf={user.id === me?.id} />
-                        </TableCell>
-                      ) : null}
-                    </TableRow>
-                  ))}
-            </TableBody>
-          </Table>
-        )}
-        {data && data.data.length === 0 ? <EmptyState icon={UsersIcon} title="No users match" /> : null}
-        {data && data.meta.total > 0 ? (
-          <Pagination
-            page={data.meta.page}
-            perPage={data.meta.per_page}
-            total={data.meta.total}
-            onPage={(page) => setParams({ page })}
+          <FilterSelect
+            label="Filter by role"
+            allLabel="All roles"
+            className="w-40"
+            value={query.role}
+            options={ROLE_OPTIONS}
+            onChange={(v) => setParams({ role: v, page: null })}
           />
-        ) : null}
+        </FilterBar>
+        <ListTable
+          error={error}
+          loading={isPending}
+          loadingRows={4}
+          columns={6}
+          head={
+            <>
+              <TableHead>User</TableHead>
+              <TableHead>Role</TableHead>
+              <TableHead>Sites</TableHead>
+              <TableHead>Status</TableHead>
+              <TableHead>Last sign-in</TableHead>
+              {canWrite ? <TableHead className="w-10" /> : null}
+            </>
+          }
+        >
+          {data?.data.map((user) => (
+            <TableRow key={user.id}>
+              <TableCell>
+                <div className="font-medium">{user.full_name || user.email}</div>
+                {user.full_name ? <div className="text-xs text-muted-foreground">{user.email}</div> : null}
+              </TableCell>
+              <TableCell>
+                <Badge variant="secondary">{roleLabel(user.role)}</Badge>
+              </TableCell>
+              <TableCell className="max-w-56 truncate text-muted-foreground">
+                {SITE_SCOPED.includes(user.role)
+                  ? user.site_ids.map((id) => siteNames.get(id) ?? id.slice(0, 8)).join(", ") || "none"
+                  : "all"}
+              </TableCell>
+              <TableCell>
+                {user.is_active ? <Badge variant="success">active</Badge> : <Badge variant="muted">inactive</Badge>}
+              </TableCell>
+              <TableCell>
+                <RelativeTime value={user.last_login_at} />
+              </TableCell>
+              {canWrite ? (
+                <TableCell>
+                  <UserMenu user={user} isSelf={user.id === me?.id} />
+                </TableCell>
+              ) : null}
+            </TableRow>
+          ))}
+        </ListTable>
+        {data && data.data.length === 0 ? <EmptyState icon={UsersIcon} title="No users match" /> : null}
+        <ListPagination list={data} onPage={(page) => setParams({ page })} />
       </Card>
     </>
   );
