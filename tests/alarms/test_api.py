@@ -161,10 +161,17 @@ async def test_alarm_lifecycle_filters_counts_and_history(
         tenant.url(f"/alarms/{alarm_id}/acknowledge"), headers=client_user.headers
     )
     assert_error(response, 404, "ALARM_NOT_FOUND")
+    # The operator was shown a CRITICAL, but the alarm is MAJOR: refused, nothing changes.
+    stale = await client.post(
+        tenant.url(f"/alarms/{alarm_id}/acknowledge"),
+        json={"comment": "on it", "severity": "CRITICAL"},
+        headers=headers,
+    )
+    assert assert_error(stale, 409, "ALARM_CHANGED")["details"] == {"severity": "MAJOR"}
     acked = data(
         await client.post(
             tenant.url(f"/alarms/{alarm_id}/acknowledge"),
-            json={"comment": "on it"},
+            json={"comment": "on it", "severity": "MAJOR"},
             headers=headers,
         )
     )

@@ -220,8 +220,9 @@ async def get_history(alarm_id: uuid.UUID, scope: TenantScope) -> Any:
 
 
 async def _act(alarm_id: uuid.UUID, body: AlarmAction | None, scope: Any, action: str) -> Any:
-    alarm = await service.get_alarm(scope.session, scope.principal, alarm_id)
+    alarm = await service.get_alarm(scope.session, scope.principal, alarm_id, for_update=True)
     comment = body.comment if body else None
+    service.check_severity(alarm, body.severity.value if body and body.severity else None)
     if action == "acknowledge":
         await service.acknowledge(scope.session, scope.principal, alarm, comment)
     else:
@@ -249,7 +250,8 @@ async def _act(alarm_id: uuid.UUID, body: AlarmAction | None, scope: Any, action
 async def acknowledge_alarm(
     alarm_id: uuid.UUID, scope: TenantScope, body: AlarmAction | None = None
 ) -> Any:
-    """ACTIVE → ACKNOWLEDGED, recording who, when and the comment (409 otherwise)."""
+    """ACTIVE → ACKNOWLEDGED, recording who, when and the comment (409 otherwise; 409
+    ALARM_CHANGED when `severity` is given and the alarm has another one now)."""
     return await _act(alarm_id, body, scope, "acknowledge")
 
 

@@ -231,6 +231,11 @@ class AlarmEventOut(ORMModel):
 
 class AlarmAction(StrictModel):
     comment: str | None = Field(default=None, max_length=2000)
+    severity: Severity | None = Field(
+        default=None,
+        description="The severity the operator saw; 409 ALARM_CHANGED when the alarm has "
+        "escalated since (so nobody acknowledges a CRITICAL they were shown as MAJOR).",
+    )
 
 
 class AlarmCounts(BaseModel):

@@ -231,8 +231,12 @@ async def counts(session: AsyncSession, principal: Principal) -> dict[str, int]:
     return result
 
 
-async def get_alarm(session: AsyncSession, principal: Principal, alarm_id: uuid.UUID) -> Alarm:
-    alarm = await session.get(Alarm, alarm_id)
+async def get_alarm(
+    session: AsyncSession, principal: Principal, alarm_id: uuid.UUID, *, for_update: bool = False
+) -> Alarm:
+    """`for_update` locks the row: an operator's action and the processor's changes to the
+    same alarm then happen one after the other, each seeing the other's result."""
+    alarm = await session.get(Alarm, alarm_id, with_for_update=for_update)
     if alarm is None or (
         principal.site_ids is not None and alarm.site_id not in principal.site_ids
     ):
@@ -275,6 +279,15 @@ async def _record(
         now,
     )
     await notify_in_transaction(await driver_connection(session), [(alarm.tenant_id, event)])
+
+
+def check_severity(alarm: Alarm, seen: str | None) -> None:
+    if seen is not None and seen != alarm.severity:
+        raise Conflict(
+            f"the alarm is {alarm.severity} now, not {seen}: look at it again",
+            code="ALARM_CHANGED",
+            details={"severity": alarm.severity},
+        )
 
 
 async def acknowledge(

@@ -44,7 +44,7 @@ function ActionDialog({ alarm, action, compact }: { alarm: Alarm; action: "ackno
   function submit(event: FormEvent) {
     event.preventDefault();
     mutation.mutate(
-      { id: alarm.id, comment },
+      { id: alarm.id, comment, severity: alarm.severity },
       {
         onSuccess: () => {
           toast.success(copy.done);

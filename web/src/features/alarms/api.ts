@@ -99,10 +99,12 @@ export function useAlarmAction(action: "acknowledge" | "clear") {
   const tenantId = useTenantId();
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: async ({ id, comment }: { id: string; comment: string }) => {
+    // `severity`: what the operator was shown; the API refuses (409 ALARM_CHANGED) when the
+    // alarm escalated meanwhile, so nobody acknowledges a CRITICAL they saw as MAJOR.
+    mutationFn: async ({ id, comment, severity }: { id: string; comment: string; severity: Alarm["severity"] }) => {
       const options = {
         params: { path: { tenant_id: tenantId!, alarm_id: id } },
-        body: { comment: comment.trim() || null },
+        body: { comment: comment.trim() || null, severity },
       };
       return unwrap(
         action === "acknowledge"
@@ -114,6 +116,8 @@ export function useAlarmAction(action: "acknowledge" | "clear") {
       queryClient.setQueryData(alarmKeys.detail(tenantId ?? "", alarm.id), alarm);
       return queryClient.invalidateQueries({ queryKey: alarmKeys.all(tenantId ?? "") });
     },
+    // ALARM_CHANGED (or a status that moved on): show the alarm as it is now.
+    onError: () => queryClient.invalidateQueries({ queryKey: alarmKeys.all(tenantId ?? "") }),
   });
 }
 

@@ -594,7 +594,8 @@ export interface paths {
         put?: never;
         /**
          * Acknowledge Alarm
-         * @description ACTIVE → ACKNOWLEDGED, recording who, when and the comment (409 otherwise).
+         * @description ACTIVE → ACKNOWLEDGED, recording who, when and the comment (409 otherwise; 409
+         *     ALARM_CHANGED when `severity` is given and the alarm has another one now).
          */
         post: operations["acknowledge_alarm"];
         delete?: never;
@@ -836,6 +837,8 @@ export interface components {
         AlarmAction: {
             /** Comment */
             comment?: string | null;
+            /** @description The severity the operator saw; 409 ALARM_CHANGED when the alarm has escalated since (so nobody acknowledges a CRITICAL they were shown as MAJOR). */
+            severity?: components["schemas"]["Severity"] | null;
         };
         /**
          * AlarmCounts

@@ -103,6 +103,10 @@ def upgrade() -> None:
     DECLARE
       queued integer;
     BEGIN
+      -- Most batches that change alarms belong to tenants without a channel: skip the join.
+      IF NOT EXISTS (SELECT 1 FROM notification_channels WHERE enabled) THEN
+        RETURN NULL;
+      END IF;
       INSERT INTO notification_deliveries (tenant_id, channel_id, alarm_id, event, severity,
                                            payload)
       SELECT e.tenant_id, c.id, a.id, 'alarm.' || e.action, COALESCE(e.severity, a.severity),
