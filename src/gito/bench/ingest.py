@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -154,12 +156,14 @@ def _processor(
         "LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen([sys.executable, "-m", "gito.cli", "processor"], env=env)
-    profile = os.environ.get("GITO_BENCH_PROFILE")
-    if profile:  # where the processor's time goes: py-spy attached for the whole run
-        fmt = "speedscope" if profile.endswith(".json") else "flamegraph"
-        spy = ["py-spy", "record", "--pid", str(proc.pid), "--format", fmt, "-o", profile]
-        subprocess.Popen(spy)  # noqa: S603
+    spy: subprocess.Popen[bytes] | None = None
     try:
+        profile = os.environ.get("GITO_BENCH_PROFILE")
+        if profile:  # where the processor's time goes: py-spy attached for the whole run
+            py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            fmt = "speedscope" if profile.endswith(".json") else "flamegraph"
+            record = [py_spy, "record", "--pid", str(proc.pid), "--format", fmt, "-o", profile]
+            spy = subprocess.Popen(record)  # noqa: S603 (py-spy from PATH or the venv)
         yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -167,6 +171,9 @@ def _processor(
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if spy is not None:  # it writes the profile once the processor has exited
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(30)
 
 
 def _cpu_seconds(pid: int) -> float:
