@@ -12,6 +12,7 @@ import orjson
 import pytest
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50
+from prometheus_client import REGISTRY
 
 from gito.config import Settings
 from gito.db.rawpool import create_app_pool
@@ -157,11 +158,17 @@ async def test_processor_holds_a_backlog_during_a_database_outage(
             await asyncio.sleep(1.5)
             # The limit, and what one read past it delivered (one batch is in its write).
             assert proc.batcher.pending <= limit + ONE_READ, proc.batcher.pending
+            # The gauge counts them, and the batch stuck in its write.
+            unwritten = REGISTRY.get_sample_value("gito_ingest_pending_messages")
+            assert unwritten == proc.batcher.unwritten > proc.batcher.pending
             if not mqtt5:  # (with MQTT 5 and no acknowledgements the broker's window holds)
                 assert proc.subscriber.paused
             proxy.restore()
             await _all_stored(owner_dsn, device_id, count, timeout=120)
             assert not proc.subscriber.paused
+            await wait_for(
+                _async(lambda: REGISTRY.get_sample_value("gito_ingest_pending_messages") == 0)
+            )
         finally:
             stop.set()
             await asyncio.wait_for(task, 60)
