@@ -98,9 +98,11 @@ class Settings(BaseSettings):
     # `processor_batch_wait_ms`; larger batches amortise the per-transaction round trips.
     processor_batch_size: int = Field(default=2000, ge=1, le=100_000)
     processor_batch_wait_ms: int = Field(default=50, ge=1, le=10_000)
-    # QoS 1 messages the broker may have in flight to one processor (MQTT 5 Receive
-    # Maximum). Acknowledgements wait for the commit, so this bounds the processor's memory
-    # and is the back-pressure when the database is slow.
+    # Unwritten messages one processor holds: it asks the broker for this Receive Maximum
+    # (MQTT 5) and stops reading from the broker above it (which is what holds: Mosquitto
+    # 2.0.11 exceeds the window, MQTT 3.1.1 has none). Acknowledgements wait for the commit,
+    # so this bounds the processor's memory (~2 KB a message) and is the back-pressure when
+    # the database is slow.
     processor_receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
     # Publish telemetry/device_status events for live dashboards (NOTIFY or Redis).
     processor_live_events: bool = True

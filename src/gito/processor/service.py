@@ -3,9 +3,11 @@
 Delivery guarantee: QoS 1 with a persistent session (fixed client id, clean_start off) and
 acknowledgement after commit — the PUBACK of a message is sent only when the transaction
 holding it committed. A crash before that leaves the message unacknowledged, and the broker
-redelivers it to the restarted processor; the idempotent write absorbs the repeat. MQTT 5's
-Receive Maximum caps the unacknowledged messages in flight: that is the back-pressure when
-the database is slow, and the bound on the processor's memory.
+redelivers it to the restarted processor; the idempotent write absorbs the repeat. Above
+`processor_receive_maximum` unwritten messages the processor stops reading from the broker
+until half are written: that is the back-pressure when the database is slow, and the bound
+on the processor's memory (it asks MQTT 5 brokers for the same Receive Maximum, but that alone
+does not hold, see gito.processor.mqtt).
 """
 
 from __future__ import annotations
