@@ -283,9 +283,10 @@ def run_notify_bench(settings: Settings, *, alarms: int, load: float) -> NotifyR
 
 
 def render(result: NotifyResult) -> str:
-    def line(name: str, values: list[float]) -> str:
-        if not values:
+    def line(name: str, samples: list[float]) -> str:
+        if not samples:
             return f"{name}: no samples"
+        values = sorted(samples)
         return (
             f"{name}: n={len(values)} p50 {percentile(values, 50):.1f} ms, "
             f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms"
