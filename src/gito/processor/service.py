@@ -26,7 +26,7 @@ from gmqtt.mqtt.constants import UNLIMITED_RECONNECTS, MQTTv50, MQTTv311
 
 from gito.commands.answers import CommandAnswers
 from gito.config import Settings
-from gito.db.rawpool import create_app_pool
+from gito.db.rawpool import app_pool_with_retry
 from gito.events.bus import RedisPublisher
 from gito.processor import metrics
 from gito.processor.batcher import Batcher
@@ -243,21 +243,8 @@ class Processor:
 
 async def run_processor(settings: Settings, broker: BrokerAddress, stop: asyncio.Event) -> None:
     assert settings.database_url
-    pool = await _pool_with_retry(settings.database_url, stop)
+    pool = await app_pool_with_retry(settings.database_url, stop, max_size=4)
     try:
         await Processor(settings, pool, broker).run(stop)
     finally:
         await pool.close()
-
-
-async def _pool_with_retry(url: str, stop: asyncio.Event) -> asyncpg.Pool:
-    delay = 0.5
-    while True:
-        try:
-            return await create_app_pool(url, max_size=4)
-        except (OSError, asyncpg.PostgresError) as exc:
-            if stop.is_set():
-                raise
-            log.warning("database unreachable; retrying", error=repr(exc), retry_in_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
