@@ -145,3 +145,37 @@ async def test_shared_subscription_splits_the_load(
             await asyncio.wait_for(task, 30)
         for pool in pools:
             await pool.close()
+
+
+async def test_messages_with_and_without_mqtt5_properties_are_stored(
+    broker: Broker, processor: Processor, factory: Factory, owner_dsn: str
+) -> None:
+    # Mosquitto forwards a publisher's properties: the processor's shortcut for an empty
+    # property block (gito.processor.mqtt) must leave the general parser to handle these.
+    tenant = await factory.tenant()
+    device_id, _ = await factory.device(tenant)
+    pub = await publisher(broker.port)
+    topic = f"{tenant.id}/devices/{device_id}/telemetry"
+    pub.publish(
+        topic,
+        b'{"ts": "2026-11-27T10:00:00Z", "a": 1}',
+        qos=1,
+        content_type="application/json",
+        user_property=[("site", "north")],
+        message_expiry_interval=300,
+    )
+    pub.publish(topic, b'{"ts": "2026-11-27T10:00:01Z", "a": 2}', qos=1)
+
+    async def stored() -> list[asyncpg.Record]:
+        rows = await _rows(
+            owner_dsn, "SELECT values FROM telemetry WHERE device_id = $1 ORDER BY ts", device_id
+        )
+        return rows if len(rows) == 2 else []
+
+    rows = await wait_for(stored)
+    assert [orjson.loads(r["values"]) for r in rows] == [{"a": 1}, {"a": 2}]
+    dead = await _rows(
+        owner_dsn, "SELECT 1 FROM telemetry_dead_letters WHERE device_id = $1", device_id
+    )
+    assert dead == []
+    await pub.disconnect()

@@ -94,3 +94,59 @@ def test_too_deep_nesting_is_rejected() -> None:
     with pytest.raises(PayloadError) as caught:
         parse(orjson.dumps(nested), now=NOW)
     assert caught.value.reason is Reason.INVALID_VALUE
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        # Invalid UTF-8 is reported as such whether or not the rest is valid JSON.
+        (b'{"a": 1}\xff', Reason.INVALID_UTF8),
+        (b'{not json \xff"', Reason.INVALID_UTF8),
+        (b'{"a": "\xed\xa0\x80"}', Reason.INVALID_UTF8),  # an encoded surrogate
+        (b'{"a": "\xc0\xaf"}', Reason.INVALID_UTF8),  # an overlong encoding
+        (b'{"a": -9007199254740993}', Reason.INVALID_VALUE),
+        (b'{"a": {"b": [1]}}', Reason.INVALID_VALUE),
+        (b'{"a\\n": 1}', Reason.INVALID_KEY),
+        (b'{"' + b"k" * 129 + b'": 1}', Reason.INVALID_KEY),
+        (b'{"values": {"' + b"k" * 129 + b'": 1}}', Reason.INVALID_KEY),
+        # Each part is short enough; the dotted name is not.
+        (b'{"' + b"a" * 100 + b'": {"' + b"b" * 28 + b'": 1}}', Reason.INVALID_KEY),
+        (b'{"a": {"b": 1e400}}', Reason.NON_FINITE),
+        (b'{"ts": 1e400, "a": 1}', Reason.NON_FINITE),
+    ],
+)
+def test_more_rejections(payload: bytes, reason: Reason) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse(payload, now=NOW)
+    assert caught.value.reason is reason
+
+
+def test_limits_are_inclusive() -> None:
+    (reading,) = parse(
+        b'{"a": 9007199254740992, "b": -9007199254740992, "'
+        + b"k" * 128
+        + b'": "'
+        + b"x" * 256
+        + b'", "n": {"'
+        + b"c" * 126
+        + b'": false}}',
+        now=NOW,
+    )
+    assert reading.values == {
+        "a": 2**53,
+        "b": -(2**53),
+        "k" * 128: "x" * 256,
+        "n." + "c" * 126: False,
+    }
+
+
+def test_values_object_is_the_explicit_form_only_beside_ts_alone() -> None:
+    (explicit,) = parse(b'{"values": {"temp": 1}}', now=NOW)
+    assert explicit.ts is None
+    assert explicit.values == {"temperature": 1}
+    # With another key beside it, "values" is an ordinary nested object and flattens.
+    (flat,) = parse(b'{"ts": "2026-11-27T11:00:00Z", "values": {"t": 1}, "x": 2}', now=NOW)
+    assert flat.ts == datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+    assert flat.values == {"values.t": 1, "x": 2}
+    (scalar,) = parse(b'{"values": 5}', now=NOW)
+    assert scalar.values == {"values": 5}

@@ -169,8 +169,9 @@ class Processor:
                 "a command response is not telemetry",
                 payload,
             )
+        received_at = datetime.now(UTC)
         try:
-            readings = parse(payload)
+            readings = parse(payload, now=received_at)
         except PayloadError as exc:
             return Rejected(
                 parsed.tenant_id, parsed.device_id, topic, exc.reason, exc.detail, payload
@@ -179,7 +180,7 @@ class Processor:
             parsed.tenant_id,
             parsed.device_id,
             readings,
-            datetime.now(UTC),
+            received_at,
             topic,
             payload,
             redelivered,

@@ -32,6 +32,8 @@ MAX_FUTURE = timedelta(hours=24)
 # Epoch numbers below this are seconds, above it milliseconds (1e11 s is the year 5138;
 # 1e11 ms is 1973, before EARLIEST_TS).
 _SECONDS_LIMIT = 1e11
+# Integers beyond this lose precision as JSON numbers elsewhere (JavaScript, float8).
+_MAX_INT = 2**53
 
 ALIASES = {"temp": "temperature", "hum": "humidity", "batt": "battery"}
 _NON_FINITE = re.compile(rb"\b(NaN|-?Infinity)\b")
@@ -85,12 +87,14 @@ def parse(payload: bytes, *, now: datetime | None = None) -> list[Reading]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(Reason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PayloadError(Reason.INVALID_UTF8, str(exc)) from exc
-    try:
+        # orjson checks the whole input is valid UTF-8 before parsing, so a valid document
+        # is valid UTF-8; the (per-message) decode runs only to tell the two failures apart.
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError as utf8_exc:
+            raise PayloadError(Reason.INVALID_UTF8, str(utf8_exc)) from utf8_exc
         if "infinity" in str(exc) or _NON_FINITE.search(payload):
             raise PayloadError(Reason.NON_FINITE, "NaN and Infinity are not numbers") from exc
         raise PayloadError(Reason.INVALID_JSON, str(exc)) from exc
@@ -111,7 +115,8 @@ def _reading(item: Any, now: datetime) -> Reading:
         raise PayloadError(Reason.NOT_OBJECT, f"expected an object, got {type(item).__name__}")
     raw_ts = item.get("ts")
     values_obj = item.get("values")
-    if isinstance(values_obj, dict) and set(item) <= {"ts", "values"}:
+    # {"values": {...}} or {"ts": ..., "values": {...}} and nothing else: keys are unique.
+    if isinstance(values_obj, dict) and (len(item) == 1 or (len(item) == 2 and "ts" in item)):
         source = values_obj
     else:
         source = {k: v for k, v in item.items() if k != "ts"}
@@ -132,14 +137,33 @@ def _flatten(obj: dict[str, Any], prefix: str, out: dict[str, Value], depth: int
     for key, value in obj.items():
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise PayloadError(Reason.INVALID_KEY, f"invalid key {key[:40]!r}")
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        name = prefix + key if prefix else key
+        # The exact types orjson produces first (a float, int, bool or str is by far the
+        # commonest value); the checks are those of the general branch below.
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                raise PayloadError(Reason.NON_FINITE, f"{name}: not finite")
+            out[name] = value
+        elif kind is int:
+            if abs(value) > _MAX_INT:
+                raise PayloadError(Reason.INVALID_VALUE, f"{name}: integer out of range")
+            out[name] = value
+        elif kind is bool:
+            out[name] = value
+        elif kind is str:
+            if len(value) > MAX_STRING_LENGTH:
+                raise PayloadError(
+                    Reason.INVALID_VALUE, f"{name}: string longer than {MAX_STRING_LENGTH}"
+                )
+            out[name] = value
+        elif isinstance(value, dict):
             _flatten(value, f"{name}.", out, depth + 1)
             continue
-        if value is None:
+        elif value is None:
             continue
-        if isinstance(value, bool | int):
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        elif isinstance(value, bool | int):
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
                 raise PayloadError(Reason.INVALID_VALUE, f"{name}: integer out of range")
             out[name] = value
         elif isinstance(value, float):
@@ -157,7 +181,8 @@ def _flatten(obj: dict[str, Any], prefix: str, out: dict[str, Value], depth: int
                 Reason.INVALID_VALUE,
                 f"{name}: {type(value).__name__} is not a number, boolean or string",
             )
-        if len(name) > MAX_KEY_LENGTH:
+        # Without a prefix the name is the key, whose length was checked above.
+        if prefix and len(name) > MAX_KEY_LENGTH:
             raise PayloadError(
                 Reason.INVALID_KEY, f"key longer than {MAX_KEY_LENGTH}: {name[:40]!r}"
             )
