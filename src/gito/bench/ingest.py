@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from gito.bench import role_env
 from gito.bench.api import scratch_database
 from gito.bench.loadgen import percentile
 from gito.bench.mosquitto import private_mosquitto
@@ -143,18 +144,12 @@ def _publisher(
 def _processor(
     settings: Settings, database_url: str, port: int
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "MQTT_BROKER_HOST": "127.0.0.1",
-        "MQTT_BROKER_PORT": str(port),
-        "PROCESSOR_CLIENT_ID": f"gito-bench-{uuid.uuid4().hex[:8]}",
-        "PROCESSOR_METRICS_PORT": "0",
-        "PROCESSOR_BATCH_SIZE": str(settings.processor_batch_size),
-        "PROCESSOR_BATCH_WAIT_MS": str(settings.processor_batch_wait_ms),
-        "REDIS_URL": "",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = role_env(
+        database_url,
+        port,
+        settings.processor_batch_wait_ms,
+        PROCESSOR_BATCH_SIZE=str(settings.processor_batch_size),
+    )
     proc = subprocess.Popen([sys.executable, "-m", "gito.cli", "processor"], env=env)
     spy: subprocess.Popen[bytes] | None = None
     try:

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import hmac
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import orjson
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv311
 
-from gito.bench import free_port
+from gito.bench import free_port, role_env
 from gito.bench.api import scratch_database
 from gito.bench.loadgen import percentile
 from gito.bench.mosquitto import private_mosquitto
@@ -191,18 +190,9 @@ def _load_publisher(port: int, topics: list[str], rate: float, stop_at: float) -
 
 @contextlib.contextmanager
 def _role(command: str, database_url: str, port: int, settings: Settings) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "MQTT_BROKER_HOST": "127.0.0.1",
-        "MQTT_BROKER_PORT": str(port),
-        "PROCESSOR_CLIENT_ID": f"gito-bench-{uuid.uuid4().hex[:8]}",
-        "PROCESSOR_METRICS_PORT": "0",
-        "PROCESSOR_BATCH_WAIT_MS": str(settings.processor_batch_wait_ms),
-        "PROCESSOR_LIVE_EVENTS": "false",
-        "REDIS_URL": "",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = role_env(
+        database_url, port, settings.processor_batch_wait_ms, PROCESSOR_LIVE_EVENTS="false"
+    )
     proc = subprocess.Popen([sys.executable, "-m", "gito.cli", command], env=env)  # noqa: S603
     try:
         yield
