@@ -24,6 +24,19 @@ from tests.factories import Factory, TenantFixture
 from tests.processor.conftest import Broker, publisher, wait_for
 
 
+async def _send(
+    client: httpx.AsyncClient, tenant: TenantFixture, device_id: uuid.UUID, body: dict[str, Any]
+) -> dict[str, Any]:
+    """POST a command as the tenant admin; the created command (201)."""
+    created: dict[str, Any] = data(
+        await client.post(
+            tenant.url(f"/devices/{device_id}/commands"), json=body, headers=tenant.admin.headers
+        ),
+        201,
+    )
+    return created
+
+
 async def _status(
     client: httpx.AsyncClient, tenant: TenantFixture, device: uuid.UUID, cmd: str
 ) -> dict[str, Any]:
@@ -83,13 +96,11 @@ async def test_round_trip_successful_with_live_event(
 
     await listener.add_listener(PG_CHANNEL, on_notify)
     try:
-        created = data(
-            await client.post(
-                tenant.url(f"/devices/{device_id}/commands"),
-                json={"name": "set_interval", "params": {"seconds": 15}, "timeout_s": 20},
-                headers=tenant.admin.headers,
-            ),
-            201,
+        created = await _send(
+            client,
+            tenant,
+            device_id,
+            {"name": "set_interval", "params": {"seconds": 15}, "timeout_s": 20},
         )
         # SENT when the broker acknowledged; a fast device may already have answered.
         assert created["status"] in ("SENT", "SUCCESSFUL"), created
@@ -133,14 +144,7 @@ async def test_failed_answer_is_stored_with_its_result(
         "result": {"error": "unknown command"},
     }
     try:
-        created = data(
-            await client.post(
-                tenant.url(f"/devices/{device_id}/commands"),
-                json={"name": "self_destruct"},
-                headers=tenant.admin.headers,
-            ),
-            201,
-        )
+        created = await _send(client, tenant, device_id, {"name": "self_destruct"})
         assert created["timeout_s"] == 30 and created["params"] == {}
         done = await _until(client, tenant, device_id, created["id"], "FAILED")
         assert done["result"] == {"error": "unknown command"}
@@ -168,14 +172,7 @@ async def test_silent_device_times_out(
     device = await FakeDevice(broker.port, tenant.id, device_id).start()
     device.answer = lambda cmd: None
     try:
-        created = data(
-            await client.post(
-                tenant.url(f"/devices/{device_id}/commands"),
-                json={"name": "reboot", "timeout_s": 1},
-                headers=tenant.admin.headers,
-            ),
-            201,
-        )
+        created = await _send(client, tenant, device_id, {"name": "reboot", "timeout_s": 1})
         assert created["status"] == "SENT"
         await _run_deadlines(processor_settings)
         assert (await _status(client, tenant, device_id, created["id"]))["status"] == "SENT"
@@ -206,14 +203,7 @@ async def test_unreachable_broker_leaves_pending_then_expired(
 ) -> None:
     tenant = await factory.tenant()
     device_id, _ = await factory.device(tenant)
-    created = data(
-        await client.post(
-            tenant.url(f"/devices/{device_id}/commands"),
-            json={"name": "reboot", "timeout_s": 1},
-            headers=tenant.admin.headers,
-        ),
-        201,
-    )
+    created = await _send(client, tenant, device_id, {"name": "reboot", "timeout_s": 1})
     assert created["status"] == "PENDING" and created["sent_at"] is None
     await asyncio.sleep(1.2)
     await _run_deadlines(settings, dead_sender)
@@ -232,14 +222,7 @@ async def test_scheduler_resends_pending_commands_once_the_broker_is_back(
 ) -> None:
     tenant = await factory.tenant()
     device_id, _ = await factory.device(tenant)
-    created = data(
-        await client.post(
-            tenant.url(f"/devices/{device_id}/commands"),
-            json={"name": "reboot", "timeout_s": 60},
-            headers=tenant.admin.headers,
-        ),
-        201,
-    )
+    created = await _send(client, tenant, device_id, {"name": "reboot", "timeout_s": 60})
     assert created["status"] == "PENDING"
     # Older than the grace period in which the API's own send is left alone.
     conn = await asyncpg.connect(owner_dsn)
@@ -287,14 +270,7 @@ async def test_bad_answers_become_dead_letters(
     device_id, _ = await factory.device(tenant)
     sibling, _ = await factory.device(tenant)
     foreign, _ = await factory.device(other_tenant)
-    created = data(
-        await client.post(
-            tenant.url(f"/devices/{device_id}/commands"),
-            json={"name": "reboot"},
-            headers=tenant.admin.headers,
-        ),
-        201,
-    )
+    created = await _send(client, tenant, device_id, {"name": "reboot"})
     foreign_cmd = data(
         await client.post(
             other_tenant.url(f"/devices/{foreign}/commands"),

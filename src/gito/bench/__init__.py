@@ -2,6 +2,9 @@
 figure depends on the machine, so it is measured and written down, never asserted in CI."""
 
 import socket
+import uuid
+
+import asyncpg
 
 
 def free_port() -> int:
@@ -16,7 +19,6 @@ def role_env(database_url: str, mqtt_port: int, batch_wait_ms: int, **extra: str
     its scratch database, its private broker, a fresh session id, no metrics port, no Redis,
     quiet logs."""
     import os
-    import uuid
 
     return {
         **os.environ,
@@ -30,3 +32,15 @@ def role_env(database_url: str, mqtt_port: int, batch_wait_ms: int, **extra: str
         "LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+async def create_bench_tenant(conn: asyncpg.Connection, prefix: str) -> uuid.UUID:
+    """A new tenant for a bench's data, bound to `conn`'s transaction (as `gito_app`), so the
+    rows the bench inserts next pass row-level security."""
+    tenant = uuid.uuid4()
+    await conn.execute("SELECT set_config('app.platform', 'on', true)")
+    await conn.execute(
+        "INSERT INTO tenants (id, name) VALUES ($1, $2)", tenant, f"{prefix}-{tenant.hex[:8]}"
+    )
+    await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
+    return tenant

@@ -38,7 +38,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gito.bench import role_env
+from gito.bench import create_bench_tenant, role_env
 from gito.bench.api import scratch_database
 from gito.bench.loadgen import percentile
 from gito.bench.mosquitto import private_mosquitto
@@ -259,14 +259,7 @@ async def _seed(dsn: str, devices: int, rules: int = 0) -> tuple[uuid.UUID, list
     conn = await asyncpg.connect(dsn, server_settings={"role": "gito_app"})
     try:
         async with conn.transaction():
-            tenant = uuid.uuid4()
-            await conn.execute("SELECT set_config('app.platform', 'on', true)")
-            await conn.execute(
-                "INSERT INTO tenants (id, name) VALUES ($1, $2)",
-                tenant,
-                f"bench-ingest-{tenant.hex[:8]}",
-            )
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
+            tenant = await create_bench_tenant(conn, "bench-ingest")
             ids = [uuid.uuid4() for _ in range(devices)]
             await conn.executemany(
                 "INSERT INTO devices (id, tenant_id, name, device_type) "

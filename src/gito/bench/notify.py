@@ -31,7 +31,7 @@ import orjson
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv311
 
-from gito.bench import free_port, role_env
+from gito.bench import create_bench_tenant, free_port, role_env
 from gito.bench.api import scratch_database
 from gito.bench.loadgen import percentile
 from gito.bench.mosquitto import private_mosquitto
@@ -123,12 +123,7 @@ async def _seed(dsn: str, receiver_url: str) -> tuple[uuid.UUID, uuid.UUID, list
     conn = await asyncpg.connect(dsn, server_settings={"role": "gito_app"})
     try:
         async with conn.transaction():
-            tenant = uuid.uuid4()
-            await conn.execute("SELECT set_config('app.platform', 'on', true)")
-            await conn.execute(
-                "INSERT INTO tenants (id, name) VALUES ($1, $2)", tenant, f"bench-notify-{tenant}"
-            )
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant))
+            tenant = await create_bench_tenant(conn, "bench-notify")
             device = uuid.uuid4()
             others = [uuid.uuid4() for _ in range(LOAD_DEVICES)]
             await conn.executemany(

@@ -28,14 +28,6 @@ async def create_app_pool(url: str, *, min_size: int = 1, max_size: int = 4) -> 
     return pool
 
 
-async def connect_app(url: str) -> asyncpg.Connection:
-    """One connection as `gito_app` outside any pool (e.g. a long-lived LISTEN)."""
-    conn: asyncpg.Connection = await asyncpg.connect(
-        asyncpg_dsn(url), server_settings={"role": APP_ROLE, "application_name": "gito-listen"}
-    )
-    return conn
-
-
 async def app_pool_with_retry(url: str, stop: asyncio.Event, *, max_size: int) -> asyncpg.Pool:
     """A pool for a background role (scheduler, notifier) that may start before the
     database: retried with backoff until it connects or `stop` is set."""

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -109,37 +109,56 @@ class Hub:
                 del self._subscribers[tenant_id]
 
 
-async def pump_postgres(
-    dsn: str, hub: Hub, *, server_settings: dict[str, str] | None = None
+async def listen(
+    dsn: str,
+    channel: str,
+    on_payload: Callable[[str], None],
+    *,
+    server_settings: dict[str, str] | None = None,
+    on_connected: Callable[[], None] | None = None,
 ) -> None:
-    """LISTEN on the events channel and feed the hub; reconnects until cancelled."""
+    """LISTEN on `channel` and call `on_payload` with each notification's payload; reconnect
+    with backoff until cancelled. `on_connected` runs after every (re)connection, for callers
+    that must catch up with what was sent while they were not listening."""
     delay = 0.5
     while True:
         conn: asyncpg.Connection | None = None
         try:
             conn = await asyncpg.connect(dsn, server_settings=server_settings)
-
-            def on_notify(_c: Any, _pid: int, _channel: str, payload: str) -> None:
-                try:
-                    message = orjson.loads(payload)
-                    hub.deliver(uuid.UUID(message["t"]), message["e"])
-                except (orjson.JSONDecodeError, KeyError, ValueError):
-                    log.warning("bad event payload on channel", channel=PG_CHANNEL)
-
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-            await conn.add_listener(PG_CHANNEL, on_notify)
+            await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_payload(payload))
             delay = 0.5
+            if on_connected is not None:
+                on_connected()
             await lost.wait()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("event listener disconnected; retrying", error=str(exc), retry_in_s=delay)
+            log.warning(
+                "listener disconnected; retrying", channel=channel, error=str(exc), retry_in_s=delay
+            )
         finally:
             if conn is not None and not conn.is_closed():
-                await conn.close()
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 10)
+
+
+async def pump_postgres(
+    dsn: str, hub: Hub, *, server_settings: dict[str, str] | None = None
+) -> None:
+    """LISTEN on the events channel and feed the hub; reconnects until cancelled."""
+
+    def on_payload(payload: str) -> None:
+        try:
+            message = orjson.loads(payload)
+            hub.deliver(uuid.UUID(message["t"]), message["e"])
+        except (orjson.JSONDecodeError, KeyError, ValueError):
+            log.warning("bad event payload on channel", channel=PG_CHANNEL)
+
+    await listen(dsn, PG_CHANNEL, on_payload, server_settings=server_settings)
 
 
 async def pump_redis(url: str, hub: Hub) -> None:

@@ -36,15 +36,6 @@ def webhook_headers(delivery_id: str, event: str, secret: str, body: bytes) -> d
     }
 
 
-_ACTION = {
-    "alarm.raised": "raised",
-    "alarm.escalated": "escalated",
-    "alarm.cleared": "cleared",
-    "alarm.acknowledged": "acknowledged",
-    "test": "test",
-}
-
-
 def _rows(payload: dict[str, Any]) -> list[tuple[str, str]]:
     alarm = payload.get("alarm") or {}
     device = alarm.get("device_name") or alarm.get("device_id") or "-"
@@ -67,7 +58,7 @@ def _rows(payload: dict[str, Any]) -> list[tuple[str, str]]:
 
 def subject(payload: dict[str, Any]) -> str:
     alarm = payload.get("alarm") or {}
-    action = _ACTION.get(str(payload.get("event")), str(payload.get("event")))
+    action = str(payload.get("event")).removeprefix("alarm.")
     device = alarm.get("device_name") or alarm.get("device_id") or "-"
     text = f"[Gito] {alarm.get('severity', '')} alarm {action}: {alarm.get('rule_name', '')}"
     # Header injection: no line breaks from user-controlled names reach the header.

@@ -19,7 +19,6 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +31,9 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from gito.config import Settings
-from gito.db.rawpool import app_pool_with_retry, connect_app
+from gito.db.engine import APP_ROLE
+from gito.db.rawpool import app_pool_with_retry, asyncpg_dsn
+from gito.events.bus import listen
 from gito.notifications.message import email_message, webhook_body, webhook_headers
 from gito.notifications.targets import TargetRefused, check_target
 
@@ -163,7 +164,7 @@ class Notifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("notifier started", concurrency=self.settings.notify_concurrency)
-        listener = asyncio.create_task(self._listen(stop), name="gito-notifier-listen")
+        listener = asyncio.create_task(self._listen(), name="gito-notifier-listen")
         next_trim = 0.0
         try:
             while not stop.is_set():
@@ -186,31 +187,16 @@ class Notifier:
             if self._own_http:
                 await self.http.aclose()
 
-    async def _listen(self, stop: asyncio.Event) -> None:
-        """Hold a LISTEN connection; reconnect while the database is away."""
-
-        def wake(*_: Any) -> None:
-            self._wake.set()
-
-        while not stop.is_set():
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await connect_app(self.settings.database_url or "")
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, wake)
-                self._wake.set()  # anything queued while we were not listening
-                await _first(stop.wait(), lost.wait())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the poll keeps deliveries moving meanwhile
-                log.warning("notifier: LISTEN connection lost", error=repr(exc))
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=2)
-            if not stop.is_set():
-                await asyncio.sleep(POLL_INTERVAL_S)
+    async def _listen(self) -> None:
+        """Wake on the trigger's NOTIFY (and once per (re)connection, for anything queued
+        while not listening); the 1 s poll keeps deliveries moving without it."""
+        await listen(
+            asyncpg_dsn(self.settings.database_url or ""),
+            CHANNEL,
+            lambda _payload: self._wake.set(),
+            server_settings={"role": APP_ROLE, "application_name": "gito-notifier"},
+            on_connected=self._wake.set,
+        )
 
     async def dispatch(self) -> int:
         """Claim as many due deliveries as there are free slots and start sending them;
@@ -391,16 +377,6 @@ class Notifier:
                 error,
                 duration_ms,
             )
-
-
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Return when the first of `waits` completes; cancel the others."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 async def run_notifier(settings: Settings, stop: asyncio.Event) -> None:

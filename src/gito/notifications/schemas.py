@@ -51,7 +51,6 @@ def _unique(values: list[T]) -> list[T]:
 
 
 Url = Annotated[AnyHttpUrl, AfterValidator(_short_url)]
-Secret = str
 Recipients = Annotated[list[EmailStr], AfterValidator(_unique)]
 SiteIds = Annotated[list[uuid.UUID], AfterValidator(_unique)]
 Events = Annotated[list[ChannelEvent], AfterValidator(_unique)]
@@ -62,7 +61,7 @@ class ChannelFields(StrictModel):
     url: Url | None = Field(
         default=None, description="webhook: the http(s) URL the JSON is POSTed to"
     )
-    secret: Secret | None = Field(
+    secret: str | None = Field(
         default=None,
         min_length=MIN_SECRET_LENGTH,
         max_length=256,
@@ -111,7 +110,7 @@ class ChannelUpdate(PatchModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     url: Url | None = None
-    secret: Secret | None = Field(default=None, min_length=MIN_SECRET_LENGTH, max_length=256)
+    secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH, max_length=256)
     to: Recipients | None = Field(default=None, min_length=1, max_length=MAX_RECIPIENTS)
     min_severity: Severity | None = None
     site_ids: SiteIds | None = Field(default=None, max_length=MAX_SITES)
